@@ -1,0 +1,323 @@
+/**
+ * The one place configuration is read. Every variable is declared once below with its
+ * parser, default and a one-line doc; `loadConfig` validates all of them, reports every
+ * problem at once and returns a frozen, typed object. Nothing else reads `process.env`.
+ *
+ * Sources, highest precedence first: environment variables, then an optional JSON file
+ * named by `OCP_CONFIG_FILE` whose keys are the variable names (`{"OCP_PORT": 9000}`).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+type Parser<T> = (raw: string) => T;
+
+interface VariableSpec<T> {
+  /** One line for docs/configuration.md and `ocp --help`. */
+  doc: string;
+  /** Default when unset; `undefined` means the variable is optional with no value. */
+  default?: T;
+  parse: Parser<T>;
+  /** Never printed: logs and the startup summary show `(set)` instead. */
+  secret?: boolean;
+}
+
+class InvalidValue extends Error {}
+
+const integer =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    if (!/^\d+$/.test(raw.trim())) throw new InvalidValue(`must be a whole number, got "${raw}"`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new InvalidValue(`must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+
+const oneOf =
+  <T extends string>(...values: T[]): Parser<T> =>
+  (raw) => {
+    if (!(values as string[]).includes(raw)) {
+      throw new InvalidValue(`must be one of ${values.join(', ')}, got "${raw}"`);
+    }
+    return raw as T;
+  };
+
+const text: Parser<string> = (raw) => raw;
+
+const httpUrl: Parser<string> = (raw) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InvalidValue(`must be an absolute http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidValue(`must be an http or https URL, got "${raw}"`);
+  }
+  return url.toString().replace(/\/$/, '');
+};
+
+export type DatabaseTarget =
+  { kind: 'pglite'; dataDir: string | null } | { kind: 'postgres'; url: string };
+
+/** Parsed later against OCP_DATA_DIR, so keep the raw choice here. */
+const databaseUrl: Parser<string> = (raw) => {
+  if (raw === 'memory:') return raw;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InvalidValue(`must be "memory:" or a postgres:// URL, got "${redactUrl(raw)}"`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new InvalidValue(
+      `must be "memory:" or a postgres:// / postgresql:// URL, got "${redactUrl(raw)}"`,
+    );
+  }
+  return raw;
+};
+
+const mqttUrl: Parser<string> = (raw) => {
+  if (raw === 'none') return raw;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InvalidValue(`must be "none" or an mqtt:// / mqtts:// URL, got "${redactUrl(raw)}"`);
+  }
+  if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(url.protocol)) {
+    throw new InvalidValue(`must be "none" or an mqtt://, mqtts://, ws:// or wss:// URL`);
+  }
+  return raw;
+};
+
+const secretText =
+  (minLength: number): Parser<string> =>
+  (raw) => {
+    if (raw.length < minLength) throw new InvalidValue(`must be at least ${minLength} characters`);
+    return raw;
+  };
+
+/** Every configuration variable of a node. Keep docs/configuration.md in step (a test checks). */
+export const variables = {
+  OCP_CONFIG_FILE: {
+    doc: 'Optional JSON file with any of these variables as keys; environment variables win.',
+    parse: text,
+  },
+  OCP_HOST: {
+    doc: 'Interface the HTTP server (and the embedded MQTT broker) binds to. Use 0.0.0.0 in containers.',
+    default: '127.0.0.1',
+    parse: text,
+  },
+  OCP_PORT: {
+    doc: 'HTTP port. 0 picks a free port.',
+    default: 8080,
+    parse: integer(0, 65535),
+  },
+  OCP_PUBLIC_URL: {
+    doc: 'Public base URL of this node (links, ledger origin, OAuth issuer). Default: http://localhost:<OCP_PORT>.',
+    parse: httpUrl,
+  },
+  OCP_DATA_DIR: {
+    doc: 'Directory for embedded PostgreSQL (PGlite) data and other local state.',
+    default: './.ocp-data',
+    parse: text,
+  },
+  OCP_DATABASE_URL: {
+    doc: 'Unset: PGlite in OCP_DATA_DIR. "memory:": in-memory PGlite (lost at exit). postgres://…: an external PostgreSQL.',
+    parse: databaseUrl,
+    secret: true,
+  },
+  OCP_DATABASE_POOL_SIZE: {
+    doc: 'Maximum connections in the PostgreSQL pool (ignored on PGlite).',
+    default: 10,
+    parse: integer(1, 1000),
+  },
+  OCP_MQTT_URL: {
+    doc: 'Unset: start the embedded MQTT broker on OCP_MQTT_PORT. "none": MQTT off. mqtt://…: an external broker.',
+    parse: mqttUrl,
+    secret: true,
+  },
+  OCP_MQTT_PORT: {
+    doc: 'Port of the embedded MQTT broker (only when OCP_MQTT_URL is unset). 0 picks a free port.',
+    default: 1883,
+    parse: integer(0, 65535),
+  },
+  OCP_LOG_LEVEL: {
+    doc: 'Log level: fatal, error, warn, info, debug, trace or silent.',
+    default: 'info' as const,
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+  },
+  OCP_BODY_LIMIT: {
+    doc: 'Largest accepted request body in bytes; larger bodies get 413.',
+    default: 1_048_576,
+    parse: integer(1024, 256 * 1_048_576),
+  },
+  OCP_SHUTDOWN_TIMEOUT_MS: {
+    doc: 'On SIGTERM/SIGINT, how long in-flight work may take before the process exits anyway.',
+    default: 10_000,
+    parse: integer(100, 600_000),
+  },
+  OCP_ANONYMOUS_ROLE: {
+    doc: 'DEVELOPMENT ONLY: give anonymous callers this role (e.g. admin for conformance suites). Unset by default.',
+    parse: oneOf('admin', 'steward', 'publisher', 'consumer'),
+  },
+  OCP_BOOTSTRAP_ADMIN_SECRET: {
+    doc: 'On start, creates or resets the client "admin" with role admin and this secret (min. 16 characters).',
+    parse: secretText(16),
+    secret: true,
+  },
+} satisfies Record<string, VariableSpec<unknown>>;
+
+type Variables = typeof variables;
+export type VariableName = keyof Variables;
+type ValueOf<K extends VariableName> = ReturnType<Variables[K]['parse']>;
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly publicUrl: string;
+  readonly dataDir: string;
+  readonly database: DatabaseTarget;
+  readonly databasePoolSize: number;
+  readonly mqtt:
+    | { readonly kind: 'embedded'; readonly host: string; readonly port: number }
+    | { readonly kind: 'external'; readonly url: string }
+    | { readonly kind: 'off' };
+  readonly logLevel: ValueOf<'OCP_LOG_LEVEL'>;
+  readonly bodyLimit: number;
+  readonly shutdownTimeoutMs: number;
+  readonly bootstrapAdminSecret: string | undefined;
+  readonly anonymousRole: ValueOf<'OCP_ANONYMOUS_ROLE'> | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Source = Record<string, string | undefined>;
+
+function readConfigFile(file: string, problems: string[]): Source {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      problems.push(`OCP_CONFIG_FILE: ${file} must hold a JSON object`);
+      return {};
+    }
+    const out: Source = {};
+    for (const [key, value] of Object.entries(parsed)) {
+      if (!(key in variables)) {
+        problems.push(`OCP_CONFIG_FILE: unknown variable "${key}" in ${file}`);
+      } else if (['string', 'number', 'boolean'].includes(typeof value)) {
+        out[key] = String(value);
+      } else {
+        problems.push(`${key}: in ${file} must be a string or a number`);
+      }
+    }
+    return out;
+  } catch (error) {
+    problems.push(`OCP_CONFIG_FILE: cannot read ${file}: ${(error as Error).message}`);
+    return {};
+  }
+}
+
+/**
+ * Validates the environment (and optional config file) and returns the node's config.
+ * Throws ConfigError listing every bad variable.
+ */
+export function loadConfig(env: Source = process.env): Config {
+  const problems: string[] = [];
+  const fileName = env.OCP_CONFIG_FILE;
+  const source: Source = { ...(fileName ? readConfigFile(fileName, problems) : {}) };
+  for (const name of Object.keys(variables)) {
+    if (env[name] !== undefined && env[name] !== '') source[name] = env[name];
+  }
+
+  const values: Partial<Record<VariableName, unknown>> = {};
+  for (const [name, spec] of Object.entries(variables) as [VariableName, VariableSpec<unknown>][]) {
+    const raw = source[name];
+    if (raw === undefined) {
+      values[name] = spec.default;
+      continue;
+    }
+    try {
+      values[name] = spec.parse(raw);
+    } catch (error) {
+      if (!(error instanceof InvalidValue)) throw error;
+      problems.push(`${name}: ${error.message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const get = <K extends VariableName>(name: K) => values[name] as ValueOf<K>;
+  const port = get('OCP_PORT');
+  const dataDir = path.resolve(get('OCP_DATA_DIR'));
+  const rawDb = get('OCP_DATABASE_URL') as string | undefined;
+  const rawMqtt = get('OCP_MQTT_URL') as string | undefined;
+  const host = get('OCP_HOST');
+
+  return Object.freeze({
+    host,
+    port,
+    publicUrl: (get('OCP_PUBLIC_URL') as string | undefined) ?? `http://localhost:${port}`,
+    dataDir,
+    database:
+      rawDb === undefined
+        ? { kind: 'pglite', dataDir: path.join(dataDir, 'pg') }
+        : rawDb === 'memory:'
+          ? { kind: 'pglite', dataDir: null }
+          : { kind: 'postgres', url: rawDb },
+    databasePoolSize: get('OCP_DATABASE_POOL_SIZE'),
+    mqtt:
+      rawMqtt === undefined
+        ? { kind: 'embedded', host, port: get('OCP_MQTT_PORT') }
+        : rawMqtt === 'none'
+          ? { kind: 'off' }
+          : { kind: 'external', url: rawMqtt },
+    logLevel: get('OCP_LOG_LEVEL'),
+    bodyLimit: get('OCP_BODY_LIMIT'),
+    shutdownTimeoutMs: get('OCP_SHUTDOWN_TIMEOUT_MS'),
+    bootstrapAdminSecret: get('OCP_BOOTSTRAP_ADMIN_SECRET') as string | undefined,
+    anonymousRole: get('OCP_ANONYMOUS_ROLE') as ValueOf<'OCP_ANONYMOUS_ROLE'> | undefined,
+  } satisfies Config) as Config;
+}
+
+/** Replaces the password of a URL so it can be shown in logs and errors. */
+export function redactUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return raw.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
+  }
+}
+
+/** What the node says at startup about where it stores data and which broker it uses. */
+export function describeConfig(config: Config): { storage: string; mqtt: string } {
+  const storage =
+    config.database.kind === 'postgres'
+      ? `PostgreSQL at ${redactUrl(config.database.url)}`
+      : config.database.dataDir
+        ? `embedded PGlite in ${config.database.dataDir}`
+        : 'embedded PGlite in memory (data is lost at exit)';
+  const mqtt =
+    config.mqtt.kind === 'embedded'
+      ? `embedded broker on mqtt://${config.mqtt.host}:${config.mqtt.port}`
+      : config.mqtt.kind === 'external'
+        ? `external broker at ${redactUrl(config.mqtt.url)}`
+        : 'off';
+  return { storage, mqtt };
+}
+
+/** `ocp --help` text for the variables. */
+export function variablesHelp(): string {
+  return Object.entries(variables as Record<string, VariableSpec<unknown>>)
+    .map(([name, spec]) => {
+      const def = spec.default === undefined ? '' : ` (default ${String(spec.default)})`;
+      return `  ${name}${def}\n      ${spec.doc}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createTestDatabase, testBackends, type TestDatabase } from '../testing/database.js';
+
+for (const backend of testBackends()) {
+  describe(`database adapter (${backend})`, () => {
+    let t: TestDatabase;
+    before(async () => {
+      t = await createTestDatabase(backend);
+      await t.db.exec(
+        'CREATE TABLE sample (id text PRIMARY KEY, n int8, amount numeric, day date, at timestamptz, doc jsonb)',
+      );
+    });
+    after(() => t.close());
+
+    it('returns values in the same JavaScript types on every backend', async () => {
+      await t.db.query('INSERT INTO sample VALUES ($1, $2, $3, $4, $5, $6)', [
+        'a',
+        9007199254740991,
+        '12.3400',
+        '2026-03-01',
+        '2026-03-01T12:00:00.123Z',
+        { k: [1, 'two'] },
+      ]);
+      const { rows } = await t.db.query('SELECT *, count(*) OVER () AS total FROM sample');
+      assert.deepEqual(rows[0], {
+        id: 'a',
+        n: 9007199254740991,
+        amount: '12.3400',
+        day: '2026-03-01',
+        at: new Date('2026-03-01T12:00:00.123Z'),
+        doc: { k: [1, 'two'] },
+        total: 1,
+      });
+    });
+
+    it('refuses to round int8 values beyond 2^53', async () => {
+      await assert.rejects(t.db.query("SELECT '9007199254740993'::int8 AS big"), /exceeds 2\^53/);
+    });
+
+    it('reports affected rows', async () => {
+      await t.db.query("INSERT INTO sample (id) VALUES ('b'), ('c')");
+      const updated = await t.db.query("UPDATE sample SET n = 1 WHERE id IN ('b', 'c')");
+      assert.equal(updated.rowCount, 2);
+    });
+
+    it('commits a transaction as a whole, or rolls it back as a whole', async () => {
+      await t.db.transaction(async (tx) => {
+        await tx.query("INSERT INTO sample (id) VALUES ('t1')");
+        await tx.query("INSERT INTO sample (id) VALUES ('t2')");
+      });
+      await assert.rejects(
+        t.db.transaction(async (tx) => {
+          await tx.query("INSERT INTO sample (id) VALUES ('t3')");
+          await tx.query("INSERT INTO sample (id) VALUES ('t1')"); // duplicate key
+        }),
+        /duplicate key/,
+      );
+      const { rows } = await t.db.query<{ id: string }>(
+        "SELECT id FROM sample WHERE id LIKE 't%' ORDER BY id",
+      );
+      assert.deepEqual(
+        rows.map((r) => r.id),
+        ['t1', 't2'],
+      );
+    });
+
+    it('keeps other work out of a running transaction', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const tx = t.db.transaction(async (q) => {
+        await q.query("INSERT INTO sample (id) VALUES ('iso')");
+        await gate;
+        throw new Error('abort');
+      });
+      // A query from outside must not see (or commit) the uncommitted row.
+      const outside = t.db.query("SELECT count(*)::int AS n FROM sample WHERE id = 'iso'");
+      release();
+      await assert.rejects(tx, /abort/);
+      assert.equal((await outside).rows[0]?.n, 0);
+    });
+
+    it('delivers NOTIFY payloads to listeners', async () => {
+      const received = new Promise<string>((resolve) => {
+        void t.db.listen('ocp_test_channel', resolve).then((stop) => {
+          void t.db.query("SELECT pg_notify('ocp_test_channel', 'hello')");
+          received.finally(() => stop());
+        });
+      });
+      assert.equal(await received, 'hello');
+      await assert.rejects(
+        t.db.listen('bad channel; DROP', () => undefined),
+        /invalid channel name/,
+      );
+    });
+
+    it('answers ping until closed', async () => {
+      await t.db.ping();
+      const other = await createTestDatabase(backend, { migrated: false });
+      await other.close();
+      await assert.rejects(other.db.ping());
+    });
+  });
+}

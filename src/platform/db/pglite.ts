@@ -1,0 +1,66 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite, types } from '@electric-sql/pglite';
+import { assertChannelName, typeParsers, type Database, type Queryable } from './database.js';
+
+/**
+ * Embedded PostgreSQL (compiled to WASM) for one-process nodes and tests. PGlite has a
+ * single connection; it serialises queries and transactions itself, so a query issued
+ * while a transaction runs waits for it rather than joining it.
+ */
+export interface PgliteDatabase extends Database {
+  /** A snapshot of the data directory that `loadDataDir` can start from. */
+  dump(): Promise<Blob>;
+}
+
+export async function openPglite(
+  dataDir: string | null,
+  options: { loadDataDir?: Blob } = {},
+): Promise<PgliteDatabase> {
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const parsers = Object.fromEntries(
+    Object.entries(typeParsers).map(([oid, parse]) => [oid, (value: string) => parse(value)]),
+  );
+  const pg = await PGlite.create({
+    ...(dataDir ? { dataDir } : {}),
+    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+    parsers: { ...parsers, [types.INT8]: typeParsers[20]! },
+  });
+
+  const wrap = (target: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
+    async exec(sql) {
+      await target.exec(sql);
+    },
+    async query(sql, params) {
+      const result = await target.query(sql, params as unknown[] | undefined);
+      return {
+        rows: result.rows as never[],
+        rowCount: result.affectedRows ?? result.rows.length,
+      };
+    },
+  });
+  const root = wrap(pg);
+  let closed = false;
+
+  return {
+    kind: 'pglite',
+    query: root.query,
+    exec: root.exec,
+    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    async listen(channel, onPayload) {
+      assertChannelName(channel);
+      const unlisten = await pg.listen(channel, onPayload);
+      return () => unlisten();
+    },
+    async ping() {
+      if (closed) throw new Error('database is closed');
+      await pg.query('SELECT 1');
+    },
+    stats: () => ({ total: 1, idle: 1, waiting: 0 }),
+    dump: () => pg.dumpDataDir('none') as Promise<Blob>,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pg.close();
+    },
+  };
+}
