@@ -60,6 +60,8 @@ export interface MessageBusOptions {
   onStateChange?: (state: 'connected' | 'disconnected' | 'error', detail?: string) => void;
   /** How long start-up waits for the first connection before going on disconnected. */
   connectWaitMs?: number;
+  /** How long a QoS 1/2 publish may wait for the broker's acknowledgement. */
+  publishTimeoutMs?: number;
 }
 
 export async function openMessageBus(
@@ -179,10 +181,26 @@ async function clientBus(
     async publish(topic, payload, publishOptions = {}) {
       if (!isPublishableTopic(topic)) throw new Error(`invalid MQTT topic "${topic}"`);
       if (!client.connected) throw new MqttUnavailableError();
-      await client.publishAsync(topic, payload, {
-        qos: publishOptions.qos ?? 1,
-        retain: publishOptions.retain ?? false,
+      // A broker that vanished mid-publish never acknowledges; give up after a bound so
+      // callers (the outbox) can retry instead of waiting forever.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(
+          () => reject(new MqttUnavailableError('MQTT publish was not acknowledged in time')),
+          options.publishTimeoutMs ?? 5_000,
+        );
       });
+      try {
+        await Promise.race([
+          client.publishAsync(topic, payload, {
+            qos: publishOptions.qos ?? 1,
+            retain: publishOptions.retain ?? false,
+          }),
+          timeout,
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async subscribe(filter, handler, subscribeOptions = {}) {
       let set = handlers.get(filter);
