@@ -6,6 +6,7 @@
  * clients by id, people only as salted hashes, records as counts.
  */
 import type { Queryable } from '../platform/db/database.js';
+import { LedgerEventError, normaliseEvent } from './entry.js';
 
 export interface LedgerEvent {
   /** Dotted event name, e.g. `organisation.created`, `grant.approved`, `data.accessed`. */
@@ -21,11 +22,24 @@ export interface LedgerEvent {
   details?: Record<string, string | number | boolean | null>;
 }
 
-/** Queues `event` for the ledger in the caller's transaction. */
+/** Listen/notify channel the sequencer wakes on. */
+export const LEDGER_QUEUE_CHANNEL = 'ocp_ledger_queue';
+
+/**
+ * Queues `event` for the ledger in the caller's transaction. Throws (and so rolls the
+ * caller's transaction back) when the event is malformed or looks like it carries
+ * personal data (see entry.ts). The notification is delivered only if the transaction
+ * commits, and wakes the sequencer.
+ */
 export async function recordLedgerEvent(
   tx: Queryable,
   event: LedgerEvent,
   at: Date,
 ): Promise<void> {
-  await tx.query('INSERT INTO ledger_queue (event, recorded_at) VALUES ($1, $2)', [event, at]);
+  const normalised = normaliseEvent(event);
+  if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
+    throw new LedgerEventError('the event time must be a valid Date');
+  }
+  await tx.query('INSERT INTO ledger_queue (event, recorded_at) VALUES ($1, $2)', [normalised, at]);
+  await tx.query('SELECT pg_notify($1, $2)', [LEDGER_QUEUE_CHANNEL, '']);
 }
