@@ -65,7 +65,7 @@ async function migrateCommand(): Promise<void> {
     process.stdout.write(
       report.applied.length === 0
         ? `database is up to date (version ${report.current})\n`
-        : `applied ${report.applied.map((m) => `${m.version}_${m.name}`).join(', ')}; now at version ${report.current}\n`,
+        : `applied ${report.applied.map((m) => `${String(m.version).padStart(4, '0')}_${m.name}`).join(', ')}; now at version ${report.current}\n`,
     );
   } finally {
     await storage.release();
