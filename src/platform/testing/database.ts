@@ -3,7 +3,10 @@
  * migrated snapshot, because a cold PGlite start costs seconds); PostgreSQL as well when
  * OCP_TEST_DATABASE_URL names a server, each test in its own database, dropped after.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import type { Database } from '../db/database.js';
 import { loadMigrations, migrate } from '../db/migrate.js';
@@ -30,12 +33,27 @@ export interface TestDatabase {
 
 let template: Promise<Blob> | null = null;
 
+/**
+ * A migrated PGlite snapshot, shared by every test process through a file in the temp
+ * directory keyed by the migrations' checksums (a cold PGlite start plus migrations
+ * costs seconds; loading the snapshot a fraction of that).
+ */
 async function pgliteTemplate(): Promise<Blob> {
   template ??= (async () => {
+    const migrations = loadMigrations();
+    const key = createHash('sha256')
+      .update(migrations.map((m) => `${m.version}:${m.checksum}`).join(','))
+      .digest('hex')
+      .slice(0, 16);
+    const file = path.join(tmpdir(), `ocp-pglite-template-${key}.tar`);
+    if (existsSync(file)) return new Blob([readFileSync(file)]);
     const db = await openPglite(null);
-    await migrate(db, loadMigrations());
+    await migrate(db, migrations);
     const dump = await db.dump();
     await db.close();
+    const partial = `${file}.${process.pid}.partial`;
+    writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
+    renameSync(partial, file);
     return dump;
   })();
   return template;
