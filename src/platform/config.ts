@@ -43,6 +43,18 @@ const oneOf =
 
 const text: Parser<string> = (raw) => raw;
 
+const hostList: Parser<string[]> = (raw) =>
+  raw
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+
+const boolean: Parser<boolean> = (raw) => {
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new InvalidValue(`must be true or false, got "${raw}"`);
+};
+
 const httpUrl: Parser<string> = (raw) => {
   let url: URL;
   try {
@@ -166,6 +178,36 @@ export const variables = {
     parse: secretText(16),
     secret: true,
   },
+  OCP_FETCH_TIMEOUT_MS: {
+    doc: 'Outbound HTTP fetches (remote @contexts): time allowed for the whole request, in milliseconds.',
+    default: 3000,
+    parse: integer(100, 120_000),
+  },
+  OCP_FETCH_MAX_BYTES: {
+    doc: 'Outbound HTTP fetches: largest accepted response body in bytes.',
+    default: 1_048_576,
+    parse: integer(1024, 64 * 1_048_576),
+  },
+  OCP_FETCH_ALLOW_HOSTS: {
+    doc: 'Outbound HTTP fetches: comma-separated host names allowed (a leading "*." matches subdomains). Empty: any public host.',
+    default: [] as string[],
+    parse: hostList,
+  },
+  OCP_FETCH_DENY_HOSTS: {
+    doc: 'Outbound HTTP fetches: comma-separated host names always refused (a leading "*." matches subdomains).',
+    default: [] as string[],
+    parse: hostList,
+  },
+  OCP_FETCH_ALLOW_PRIVATE: {
+    doc: 'Outbound HTTP fetches: "true" allows loopback, private and link-local addresses (refused by default).',
+    default: false,
+    parse: boolean,
+  },
+  OCP_JSONLD_CONTEXT_TTL_SECONDS: {
+    doc: 'How long a fetched remote JSON-LD @context is used before it is fetched again.',
+    default: 3600,
+    parse: integer(1, 30 * 86_400),
+  },
 } satisfies Record<string, VariableSpec<unknown>>;
 
 type Variables = typeof variables;
@@ -188,6 +230,14 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly bootstrapAdminSecret: string | undefined;
   readonly anonymousRole: ValueOf<'OCP_ANONYMOUS_ROLE'> | undefined;
+  readonly fetch: {
+    readonly timeoutMs: number;
+    readonly maxBytes: number;
+    readonly allowHosts: readonly string[];
+    readonly denyHosts: readonly string[];
+    readonly allowPrivate: boolean;
+  };
+  readonly jsonldContextTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -281,6 +331,14 @@ export function loadConfig(env: Source = process.env): Config {
     shutdownTimeoutMs: get('OCP_SHUTDOWN_TIMEOUT_MS'),
     bootstrapAdminSecret: get('OCP_BOOTSTRAP_ADMIN_SECRET') as string | undefined,
     anonymousRole: get('OCP_ANONYMOUS_ROLE') as ValueOf<'OCP_ANONYMOUS_ROLE'> | undefined,
+    fetch: {
+      timeoutMs: get('OCP_FETCH_TIMEOUT_MS'),
+      maxBytes: get('OCP_FETCH_MAX_BYTES'),
+      allowHosts: get('OCP_FETCH_ALLOW_HOSTS'),
+      denyHosts: get('OCP_FETCH_DENY_HOSTS'),
+      allowPrivate: get('OCP_FETCH_ALLOW_PRIVATE'),
+    },
+    jsonldContextTtlSeconds: get('OCP_JSONLD_CONTEXT_TTL_SECONDS'),
   } satisfies Config) as Config;
 }
 

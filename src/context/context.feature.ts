@@ -1,0 +1,51 @@
+/**
+ * The NGSI-LD context information API under /ngsi-ld/v1: entities, batch operations,
+ * discovery and @context management, with the media types NGSI-LD uses registered in
+ * this feature's scope only.
+ */
+import { createGuardedFetcher } from '../platform/http/guarded-fetch.js';
+import type { Feature } from '../platform/http/server.js';
+import { registerDiscoveryRoutes } from './discovery/discovery.routes.js';
+import { registerBatchRoutes } from './entities/batch.routes.js';
+import { registerEntityRoutes, type ContextDeps } from './entities/entity.routes.js';
+import { EntityService } from './entities/entity.service.js';
+import { ContextResolver } from './jsonld/context-resolver.js';
+import { registerContextRoutes } from './jsonld/context.routes.js';
+import { parseJsonBody } from './ngsi-request.js';
+
+export const NGSI_LD_PREFIX = '/ngsi-ld/v1';
+
+export const contextFeature: Feature = {
+  name: 'context',
+  async register(app, platform) {
+    const { db, clock, config } = platform;
+    const resolver = new ContextResolver(
+      db,
+      createGuardedFetcher(config.fetch),
+      clock,
+      config.jsonldContextTtlSeconds,
+      `${config.publicUrl}${NGSI_LD_PREFIX}/jsonldContexts/`,
+    );
+    const deps: ContextDeps = { db, resolver, service: new EntityService(db, clock) };
+    await app.register(
+      async (scope) => {
+        scope.addContentTypeParser(
+          ['application/ld+json', 'application/merge-patch+json'],
+          { parseAs: 'string' },
+          (_request, body, done) => {
+            try {
+              done(null, body === '' ? undefined : parseJsonBody(body as string));
+            } catch (error) {
+              done(error as Error, undefined);
+            }
+          },
+        );
+        registerEntityRoutes(scope, deps);
+        registerBatchRoutes(scope, deps);
+        registerDiscoveryRoutes(scope, deps);
+        registerContextRoutes(scope, deps, clock);
+      },
+      { prefix: NGSI_LD_PREFIX },
+    );
+  },
+};
