@@ -8,6 +8,7 @@ import { createLogger } from '../platform/logging.js';
 import { createTestDatabase, testBackends, testDatabaseUrl } from '../platform/testing/database.js';
 import { LedgerEventError, normaliseEvent, type LedgerEntry } from './entry.js';
 import { recordLedgerEvent, type LedgerEvent } from './ledger.events.js';
+import { sampleEvent } from './testing.js';
 import { entriesBetween, getTile, latestCheckpoint } from './ledger.repository.js';
 import { publishedKeys, rotateKey } from './keys.js';
 import {
@@ -23,18 +24,6 @@ import { tileReader } from './tiles.js';
 
 const ORIGIN = ledgerOrigin('https://city.example/');
 const logger = createLogger('silent');
-
-export function sampleEvent(i: number, overrides: Partial<LedgerEvent> = {}): LedgerEvent {
-  return {
-    type: 'grant.approved',
-    actor: { organisationId: 'org_city', clientId: 'cli_steward' },
-    subject: { kind: 'grant', id: `gr_${i}` },
-    purpose: 'traffic research',
-    count: null,
-    details: { datasetId: `ds_${i % 3}`, n: i },
-    ...overrides,
-  };
-}
 
 function sequencer(db: Database, batchSize?: number): Sequencer {
   return new Sequencer({ db, clock: systemClock, logger, origin: ORIGIN, batchSize });
