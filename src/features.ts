@@ -1,4 +1,5 @@
 import { contextFeature } from './context/context.feature.js';
+import { ledgerFeature } from './ledger/ledger.routes.js';
 import { opsFeature } from './ops/ops.routes.js';
 import type { Feature } from './platform/http/server.js';
 
