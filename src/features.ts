@@ -4,4 +4,4 @@ import { opsFeature } from './ops/ops.routes.js';
 import type { Feature } from './platform/http/server.js';
 
 /** Every feature mounted on a node, in registration order. */
-export const features: readonly Feature[] = [opsFeature, contextFeature];
+export const features: readonly Feature[] = [opsFeature, ledgerFeature, contextFeature];
