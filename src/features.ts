@@ -1,7 +1,6 @@
-import { contextFeature } from './context/context.feature.js';
-import { ledgerFeature } from './ledger/ledger.routes.js';
+import { identityFeature } from './identity/identity.feature.js';
 import { opsFeature } from './ops/ops.routes.js';
 import type { Feature } from './platform/http/server.js';
 
 /** Every feature mounted on a node, in registration order. */
-export const features: readonly Feature[] = [opsFeature, ledgerFeature, contextFeature];
+export const features: readonly Feature[] = [opsFeature, identityFeature];

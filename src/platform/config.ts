@@ -43,18 +43,6 @@ const oneOf =
 
 const text: Parser<string> = (raw) => raw;
 
-const hostList: Parser<string[]> = (raw) =>
-  raw
-    .split(',')
-    .map((h) => h.trim().toLowerCase())
-    .filter((h) => h !== '');
-
-const boolean: Parser<boolean> = (raw) => {
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new InvalidValue(`must be true or false, got "${raw}"`);
-};
-
 const httpUrl: Parser<string> = (raw) => {
   let url: URL;
   try {
@@ -108,6 +96,76 @@ const secretText =
     if (raw.length < minLength) throw new InvalidValue(`must be at least ${minLength} characters`);
     return raw;
   };
+
+/** An external OpenID Connect issuer trusted for single sign-on. */
+export interface OidcIssuerConfig {
+  /** Short name used in URLs (`/auth/login?issuer=<name>`). */
+  readonly name: string;
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** Claim whose value names the organisation (looked up in `organisations`). */
+  readonly organisationClaim?: string;
+  /** Claim value → organisation id (`org_…`). */
+  readonly organisations?: Readonly<Record<string, string>>;
+  /** Claim holding role names or groups (string or array). */
+  readonly rolesClaim?: string;
+  /** Claim value → role. Values without an entry give no role. */
+  readonly roles?: Readonly<Record<string, string>>;
+}
+
+const oidcIssuers: Parser<OidcIssuerConfig[]> = (raw) => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new InvalidValue('must be a JSON array of issuers');
+  }
+  if (!Array.isArray(parsed)) throw new InvalidValue('must be a JSON array of issuers');
+  const names = new Set<string>();
+  return parsed.map((entry: unknown, index) => {
+    const e = entry as Record<string, unknown>;
+    const where = `issuer #${index + 1}`;
+    if (typeof e !== 'object' || e === null) throw new InvalidValue(`${where} must be an object`);
+    for (const key of ['name', 'issuer', 'clientId', 'clientSecret']) {
+      if (typeof e[key] !== 'string' || e[key] === '') {
+        throw new InvalidValue(`${where} needs a non-empty string "${key}"`);
+      }
+    }
+    if (!/^[a-z0-9-]{1,40}$/.test(e.name as string)) {
+      throw new InvalidValue(`${where}: name must be lower-case letters, digits or -`);
+    }
+    if (names.has(e.name as string)) throw new InvalidValue(`${where}: duplicate name`);
+    names.add(e.name as string);
+    httpUrl(e.issuer as string);
+    for (const key of ['organisations', 'roles']) {
+      const map = e[key];
+      if (map === undefined) continue;
+      if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+        throw new InvalidValue(`${where}: "${key}" must be an object of strings`);
+      }
+      if (Object.values(map).some((v) => typeof v !== 'string')) {
+        throw new InvalidValue(`${where}: "${key}" must be an object of strings`);
+      }
+    }
+    const roleNames = ['admin', 'steward', 'publisher', 'consumer'];
+    for (const role of Object.values((e.roles ?? {}) as Record<string, string>)) {
+      if (!roleNames.includes(role)) throw new InvalidValue(`${where}: unknown role "${role}"`);
+    }
+    return Object.freeze({
+      name: e.name as string,
+      issuer: (e.issuer as string).replace(/\/$/, ''),
+      clientId: e.clientId as string,
+      clientSecret: e.clientSecret as string,
+      ...(typeof e.organisationClaim === 'string'
+        ? { organisationClaim: e.organisationClaim }
+        : {}),
+      ...(e.organisations ? { organisations: e.organisations as Record<string, string> } : {}),
+      ...(typeof e.rolesClaim === 'string' ? { rolesClaim: e.rolesClaim } : {}),
+      ...(e.roles ? { roles: e.roles as Record<string, string> } : {}),
+    });
+  });
+};
 
 /** Every configuration variable of a node. Keep docs/configuration.md in step (a test checks). */
 export const variables = {
@@ -178,35 +236,35 @@ export const variables = {
     parse: secretText(16),
     secret: true,
   },
-  OCP_FETCH_TIMEOUT_MS: {
-    doc: 'Outbound HTTP fetches (remote @contexts): time allowed for the whole request, in milliseconds.',
-    default: 3000,
-    parse: integer(100, 120_000),
+  OCP_ACCESS_TOKEN_TTL_SECONDS: {
+    doc: 'Lifetime of access tokens issued at POST /auth/token, in seconds.',
+    default: 300,
+    parse: integer(30, 86_400),
   },
-  OCP_FETCH_MAX_BYTES: {
-    doc: 'Outbound HTTP fetches: largest accepted response body in bytes.',
-    default: 1_048_576,
-    parse: integer(1024, 64 * 1_048_576),
+  OCP_SESSION_TTL_SECONDS: {
+    doc: 'Lifetime of a portal session after single sign-on, in seconds.',
+    default: 28_800,
+    parse: integer(60, 30 * 86_400),
   },
-  OCP_FETCH_ALLOW_HOSTS: {
-    doc: 'Outbound HTTP fetches: comma-separated host names allowed (a leading "*." matches subdomains). Empty: any public host.',
-    default: [] as string[],
-    parse: hostList,
+  OCP_OIDC_ISSUERS: {
+    doc: 'External OpenID Connect issuers for single sign-on (JSON array, see docs/identity.md). Unset: the built-in OpenID Provider with local accounts.',
+    parse: oidcIssuers,
+    secret: true,
   },
-  OCP_FETCH_DENY_HOSTS: {
-    doc: 'Outbound HTTP fetches: comma-separated host names always refused (a leading "*." matches subdomains).',
-    default: [] as string[],
-    parse: hostList,
+  OCP_RATE_LIMIT: {
+    doc: 'Rate limiting of HTTP requests per client and per IP address: on or off (e.g. for benchmarks).',
+    default: 'on' as const,
+    parse: oneOf('on', 'off'),
   },
-  OCP_FETCH_ALLOW_PRIVATE: {
-    doc: 'Outbound HTTP fetches: "true" allows loopback, private and link-local addresses (refused by default).',
-    default: false,
-    parse: boolean,
+  OCP_RATE_LIMIT_CLIENT_PER_MINUTE: {
+    doc: 'Requests per minute an authenticated client or person may make (per process).',
+    default: 1200,
+    parse: integer(1, 10_000_000),
   },
-  OCP_JSONLD_CONTEXT_TTL_SECONDS: {
-    doc: 'How long a fetched remote JSON-LD @context is used before it is fetched again.',
-    default: 3600,
-    parse: integer(1, 30 * 86_400),
+  OCP_RATE_LIMIT_IP_PER_MINUTE: {
+    doc: 'Requests per minute anonymous callers from one IP address may make (per process).',
+    default: 300,
+    parse: integer(1, 10_000_000),
   },
 } satisfies Record<string, VariableSpec<unknown>>;
 
@@ -222,7 +280,11 @@ export interface Config {
   readonly database: DatabaseTarget;
   readonly databasePoolSize: number;
   readonly mqtt:
-    | { readonly kind: 'embedded'; readonly host: string; readonly port: number }
+    | {
+        readonly kind: 'embedded';
+        readonly host: string;
+        readonly port: number;
+      }
     | { readonly kind: 'external'; readonly url: string }
     | { readonly kind: 'off' };
   readonly logLevel: ValueOf<'OCP_LOG_LEVEL'>;
@@ -230,14 +292,15 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly bootstrapAdminSecret: string | undefined;
   readonly anonymousRole: ValueOf<'OCP_ANONYMOUS_ROLE'> | undefined;
-  readonly fetch: {
-    readonly timeoutMs: number;
-    readonly maxBytes: number;
-    readonly allowHosts: readonly string[];
-    readonly denyHosts: readonly string[];
-    readonly allowPrivate: boolean;
+  readonly accessTokenTtlSeconds: number;
+  readonly sessionTtlSeconds: number;
+  /** External single sign-on issuers; empty means the built-in OpenID Provider. */
+  readonly oidcIssuers: readonly OidcIssuerConfig[];
+  readonly rateLimit: {
+    readonly enabled: boolean;
+    readonly clientPerMinute: number;
+    readonly ipPerMinute: number;
   };
-  readonly jsonldContextTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -280,7 +343,9 @@ function readConfigFile(file: string, problems: string[]): Source {
 export function loadConfig(env: Source = process.env): Config {
   const problems: string[] = [];
   const fileName = env.OCP_CONFIG_FILE;
-  const source: Source = { ...(fileName ? readConfigFile(fileName, problems) : {}) };
+  const source: Source = {
+    ...(fileName ? readConfigFile(fileName, problems) : {}),
+  };
   for (const name of Object.keys(variables)) {
     if (env[name] !== undefined && env[name] !== '') source[name] = env[name];
   }
@@ -331,14 +396,14 @@ export function loadConfig(env: Source = process.env): Config {
     shutdownTimeoutMs: get('OCP_SHUTDOWN_TIMEOUT_MS'),
     bootstrapAdminSecret: get('OCP_BOOTSTRAP_ADMIN_SECRET') as string | undefined,
     anonymousRole: get('OCP_ANONYMOUS_ROLE') as ValueOf<'OCP_ANONYMOUS_ROLE'> | undefined,
-    fetch: {
-      timeoutMs: get('OCP_FETCH_TIMEOUT_MS'),
-      maxBytes: get('OCP_FETCH_MAX_BYTES'),
-      allowHosts: get('OCP_FETCH_ALLOW_HOSTS'),
-      denyHosts: get('OCP_FETCH_DENY_HOSTS'),
-      allowPrivate: get('OCP_FETCH_ALLOW_PRIVATE'),
-    },
-    jsonldContextTtlSeconds: get('OCP_JSONLD_CONTEXT_TTL_SECONDS'),
+    accessTokenTtlSeconds: get('OCP_ACCESS_TOKEN_TTL_SECONDS'),
+    sessionTtlSeconds: get('OCP_SESSION_TTL_SECONDS'),
+    oidcIssuers: Object.freeze((get('OCP_OIDC_ISSUERS') as OidcIssuerConfig[] | undefined) ?? []),
+    rateLimit: Object.freeze({
+      enabled: get('OCP_RATE_LIMIT') === 'on',
+      clientPerMinute: get('OCP_RATE_LIMIT_CLIENT_PER_MINUTE'),
+      ipPerMinute: get('OCP_RATE_LIMIT_IP_PER_MINUTE'),
+    }),
   } satisfies Config) as Config;
 }
 
@@ -354,7 +419,10 @@ export function redactUrl(raw: string): string {
 }
 
 /** What the node says at startup about where it stores data and which broker it uses. */
-export function describeConfig(config: Config): { storage: string; mqtt: string } {
+export function describeConfig(config: Config): {
+  storage: string;
+  mqtt: string;
+} {
   const storage =
     config.database.kind === 'postgres'
       ? `PostgreSQL at ${redactUrl(config.database.url)}`

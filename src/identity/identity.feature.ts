@@ -1,0 +1,59 @@
+/**
+ * Identity and access: the registry (organisations, API clients, people, roles), OAuth 2.0
+ * access tokens signed by the node, the bearer-token authenticator every route relies on,
+ * the bootstrap admin client, and per-caller rate limits.
+ */
+import { rateLimited } from '../platform/http/errors.js';
+import type { Feature } from '../platform/http/server.js';
+import { bearerAuthenticator } from './authenticator.js';
+import { newSecret } from './ids.js';
+import { RateLimiter } from './rate-limit.js';
+import { registryRepository } from './registry.repository.js';
+import { registerRegistryRoutes } from './registry.routes.js';
+import { RegistryService } from './registry.service.js';
+import { SigningKeys } from './signing-keys.js';
+import { registerTokenRoutes } from './token.routes.js';
+import { TokenService } from './tokens.service.js';
+
+/** Operational probes stay reachable for load balancers and monitoring however busy. */
+const UNLIMITED_ROUTES = new Set(['/health', '/ready', '/metrics']);
+
+export const identityFeature: Feature = {
+  name: 'identity',
+  async register(app, platform) {
+    const { db, clock, config, logger } = platform;
+    const salt = await registryRepository.personHashSalt(db, newSecret());
+    const registry = new RegistryService(db, clock, salt);
+    const keys = new SigningKeys(db, clock, config.accessTokenTtlSeconds);
+    await keys.ensureActiveKey();
+    const tokens = new TokenService(
+      db,
+      clock,
+      keys,
+      config.publicUrl,
+      config.accessTokenTtlSeconds,
+    );
+
+    if (config.bootstrapAdminSecret) {
+      const outcome = await registry.bootstrapAdmin(config.bootstrapAdminSecret);
+      if (outcome !== 'unchanged') {
+        logger.info({ clientId: 'admin' }, `bootstrap admin client ${outcome}`);
+      }
+    }
+
+    app.authenticators.push(bearerAuthenticator(tokens));
+
+    if (config.rateLimit.enabled) {
+      const limiter = new RateLimiter(clock, config.rateLimit);
+      // Added after the server's access hook, so the caller is already identified here.
+      app.addHook('onRequest', async (request) => {
+        if (UNLIMITED_ROUTES.has(request.routeOptions.url ?? '')) return;
+        const decision = limiter.check(request.actor, request.ip);
+        if (!decision.ok) throw rateLimited(decision.retryAfterSeconds);
+      });
+    }
+
+    registerTokenRoutes(app, registry, keys, tokens);
+    registerRegistryRoutes(app, registry, keys, `${config.publicUrl}/oidc`);
+  },
+};
