@@ -48,7 +48,7 @@ for (const backend of testBackends()) {
         /ocp_http_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/health"/,
       );
       assert.match(text, /ocp_db_pool_connections\{state="total"\} [1-9]/);
-      assert.match(text, /ocp_mqtt_connected\{mode="embedded"\} 1/);
+      assert.match(text, /ocp_mqtt_connected\{mode="(embedded|external)"\} 1/);
       assert.match(text, /ocp_process_cpu_seconds_total/);
     });
   });

@@ -21,14 +21,18 @@ export interface TestNode extends RunningNode {
 
 export interface TestNodeOptions extends Omit<StartOptions, 'db'> {
   backend?: Backend;
-  /** 'embedded' (default, a free port), 'external' (OCP_TEST_MQTT_URL) or 'off'. */
+  /**
+   * 'embedded' (a free port), 'external' (OCP_TEST_MQTT_URL) or 'off'. Default: external
+   * for the PostgreSQL backend when OCP_TEST_MQTT_URL is set, embedded otherwise.
+   */
   mqtt?: 'embedded' | 'external' | 'off';
   env?: Record<string, string>;
 }
 
 export async function startTestNode(options: TestNodeOptions = {}): Promise<TestNode> {
   const backend = options.backend ?? 'pglite';
-  const mqtt = options.mqtt ?? 'embedded';
+  // The PostgreSQL run is the production-like one: pair it with the real broker when set.
+  const mqtt = options.mqtt ?? (backend === 'postgres' && testMqttUrl ? 'external' : 'embedded');
   if (mqtt === 'external' && !testMqttUrl) throw new Error('OCP_TEST_MQTT_URL is not set');
   const database = await createTestDatabase(backend);
   const config = testConfig({
