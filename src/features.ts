@@ -1,6 +1,13 @@
+import { contextFeature } from './context/context.feature.js';
 import { identityFeature } from './identity/identity.feature.js';
+import { ledgerFeature } from './ledger/ledger.routes.js';
 import { opsFeature } from './ops/ops.routes.js';
 import type { Feature } from './platform/http/server.js';
 
 /** Every feature mounted on a node, in registration order. */
-export const features: readonly Feature[] = [opsFeature, identityFeature];
+export const features: readonly Feature[] = [
+  opsFeature,
+  identityFeature,
+  ledgerFeature,
+  contextFeature,
+];

@@ -43,6 +43,18 @@ const oneOf =
 
 const text: Parser<string> = (raw) => raw;
 
+const hostList: Parser<string[]> = (raw) =>
+  raw
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '');
+
+const boolean: Parser<boolean> = (raw) => {
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new InvalidValue(`must be true or false, got "${raw}"`);
+};
+
 const httpUrl: Parser<string> = (raw) => {
   let url: URL;
   try {
@@ -236,6 +248,36 @@ export const variables = {
     parse: secretText(16),
     secret: true,
   },
+  OCP_FETCH_TIMEOUT_MS: {
+    doc: 'Outbound HTTP fetches (remote @contexts): time allowed for the whole request, in milliseconds.',
+    default: 3000,
+    parse: integer(100, 120_000),
+  },
+  OCP_FETCH_MAX_BYTES: {
+    doc: 'Outbound HTTP fetches: largest accepted response body in bytes.',
+    default: 1_048_576,
+    parse: integer(1024, 64 * 1_048_576),
+  },
+  OCP_FETCH_ALLOW_HOSTS: {
+    doc: 'Outbound HTTP fetches: comma-separated host names allowed (a leading "*." matches subdomains). Empty: any public host.',
+    default: [] as string[],
+    parse: hostList,
+  },
+  OCP_FETCH_DENY_HOSTS: {
+    doc: 'Outbound HTTP fetches: comma-separated host names always refused (a leading "*." matches subdomains).',
+    default: [] as string[],
+    parse: hostList,
+  },
+  OCP_FETCH_ALLOW_PRIVATE: {
+    doc: 'Outbound HTTP fetches: "true" allows loopback, private and link-local addresses (refused by default).',
+    default: false,
+    parse: boolean,
+  },
+  OCP_JSONLD_CONTEXT_TTL_SECONDS: {
+    doc: 'How long a fetched remote JSON-LD @context is used before it is fetched again.',
+    default: 3600,
+    parse: integer(1, 30 * 86_400),
+  },
   OCP_ACCESS_TOKEN_TTL_SECONDS: {
     doc: 'Lifetime of access tokens issued at POST /auth/token, in seconds.',
     default: 300,
@@ -280,11 +322,7 @@ export interface Config {
   readonly database: DatabaseTarget;
   readonly databasePoolSize: number;
   readonly mqtt:
-    | {
-        readonly kind: 'embedded';
-        readonly host: string;
-        readonly port: number;
-      }
+    | { readonly kind: 'embedded'; readonly host: string; readonly port: number }
     | { readonly kind: 'external'; readonly url: string }
     | { readonly kind: 'off' };
   readonly logLevel: ValueOf<'OCP_LOG_LEVEL'>;
@@ -301,6 +339,14 @@ export interface Config {
     readonly clientPerMinute: number;
     readonly ipPerMinute: number;
   };
+  readonly fetch: {
+    readonly timeoutMs: number;
+    readonly maxBytes: number;
+    readonly allowHosts: readonly string[];
+    readonly denyHosts: readonly string[];
+    readonly allowPrivate: boolean;
+  };
+  readonly jsonldContextTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -343,9 +389,7 @@ function readConfigFile(file: string, problems: string[]): Source {
 export function loadConfig(env: Source = process.env): Config {
   const problems: string[] = [];
   const fileName = env.OCP_CONFIG_FILE;
-  const source: Source = {
-    ...(fileName ? readConfigFile(fileName, problems) : {}),
-  };
+  const source: Source = { ...(fileName ? readConfigFile(fileName, problems) : {}) };
   for (const name of Object.keys(variables)) {
     if (env[name] !== undefined && env[name] !== '') source[name] = env[name];
   }
@@ -404,6 +448,14 @@ export function loadConfig(env: Source = process.env): Config {
       clientPerMinute: get('OCP_RATE_LIMIT_CLIENT_PER_MINUTE'),
       ipPerMinute: get('OCP_RATE_LIMIT_IP_PER_MINUTE'),
     }),
+    fetch: {
+      timeoutMs: get('OCP_FETCH_TIMEOUT_MS'),
+      maxBytes: get('OCP_FETCH_MAX_BYTES'),
+      allowHosts: get('OCP_FETCH_ALLOW_HOSTS'),
+      denyHosts: get('OCP_FETCH_DENY_HOSTS'),
+      allowPrivate: get('OCP_FETCH_ALLOW_PRIVATE'),
+    },
+    jsonldContextTtlSeconds: get('OCP_JSONLD_CONTEXT_TTL_SECONDS'),
   } satisfies Config) as Config;
 }
 
@@ -419,10 +471,7 @@ export function redactUrl(raw: string): string {
 }
 
 /** What the node says at startup about where it stores data and which broker it uses. */
-export function describeConfig(config: Config): {
-  storage: string;
-  mqtt: string;
-} {
+export function describeConfig(config: Config): { storage: string; mqtt: string } {
   const storage =
     config.database.kind === 'postgres'
       ? `PostgreSQL at ${redactUrl(config.database.url)}`
