@@ -4,6 +4,7 @@
  * this feature's scope only.
  */
 import { createGuardedFetcher } from '../platform/http/guarded-fetch.js';
+import { unsupportedMediaType } from '../platform/http/errors.js';
 import type { Feature } from '../platform/http/server.js';
 import { registerDiscoveryRoutes } from './discovery/discovery.routes.js';
 import { registerBatchRoutes } from './entities/batch.routes.js';
@@ -40,6 +41,19 @@ export const contextFeature: Feature = {
             }
           },
         );
+        // NGSI-LD accepts JSON payloads only; anything else is 415 before parsing.
+        scope.addHook('preValidation', async (request) => {
+          if (request.method !== 'POST' && request.method !== 'PATCH' && request.method !== 'PUT')
+            return;
+          const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+          if (type === '' && request.body === undefined) return;
+          const allowed =
+            type === 'application/json' ||
+            type === 'application/ld+json' ||
+            (type === 'application/merge-patch+json' && request.method === 'PATCH');
+          if (!allowed)
+            throw unsupportedMediaType(`Content-Type ${type || '(none)'} is not accepted here`);
+        });
         registerEntityRoutes(scope, deps);
         registerBatchRoutes(scope, deps);
         registerDiscoveryRoutes(scope, deps);

@@ -7,6 +7,7 @@ import { AppError, badRequest } from '../../platform/http/errors.js';
 import { parameterList, type CompileContext } from '../query/compile-context.js';
 import { compileQ } from '../query/q.compiler.js';
 import { parseQ } from '../query/q.parser.js';
+import { compileScopeQ, parseScopeQ } from '../query/scope-q.js';
 import type { TermMap } from '../jsonld/term-map.js';
 import { isUri, isValidName } from './entity.model.js';
 import { visibilitySql, type EntityQuerySql, type Visibility } from './entity.repository.js';
@@ -128,9 +129,8 @@ export function buildEntityWhere(query: EntityQuery): EntityQuerySql {
     clauses.push(`e.attrs ?| ${ctx.param(query.attrs)}::text[]`);
   }
   if (query.q !== undefined) clauses.push(`(${compileQ(parseQ(query.q), ctx)})`);
-  if (query.scopeQ !== undefined) {
-    throw new AppError('not_implemented', 'scopeQ is not supported yet');
-  }
+  if (query.scopeQ !== undefined)
+    clauses.push(`(${compileScopeQ(parseScopeQ(query.scopeQ), ctx)})`);
   if (query.geo && (query.geo.georel || query.geo.geometry || query.geo.coordinates)) {
     throw new AppError('not_implemented', 'geo-queries are not supported yet');
   }
