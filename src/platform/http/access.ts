@@ -58,16 +58,28 @@ export function checkRouteAccess(actor: Actor, access: RouteAccess): void {
 /** Routes registered by third-party plugins we mount ourselves (API docs UI). */
 const PLUGIN_PUBLIC_PREFIXES = ['/docs'];
 
+/**
+ * OpenAPI extension carrying each operation's declared access, so clients (and the shared
+ * route-security test) can read who may call what from /openapi.json.
+ */
+export const ACCESS_EXTENSION = 'x-ocp-access';
+
 export function assertRouteAccess(route: {
   url: string;
   method: string | string[];
   config?: { access?: RouteAccess };
+  schema?: object;
 }): void {
-  if (route.config?.access) return;
-  if (PLUGIN_PUBLIC_PREFIXES.some((p) => route.url === p || route.url.startsWith(`${p}/`))) {
+  if (
+    !route.config?.access &&
+    PLUGIN_PUBLIC_PREFIXES.some((p) => route.url === p || route.url.startsWith(`${p}/`))
+  ) {
     route.config = { ...route.config, access: 'public' };
-    return;
   }
-  const method = Array.isArray(route.method) ? route.method.join(',') : route.method;
-  throw new Error(`route ${method} ${route.url} declares no access requirement (config.access)`);
+  const access = route.config?.access;
+  if (!access) {
+    const method = Array.isArray(route.method) ? route.method.join(',') : route.method;
+    throw new Error(`route ${method} ${route.url} declares no access requirement (config.access)`);
+  }
+  route.schema = { ...route.schema, [ACCESS_EXTENSION]: access };
 }
