@@ -2,6 +2,7 @@
  * `ocp`: start a node, apply migrations, print the version. The only place that
  * installs signal handlers and decides exit codes.
  */
+import { verifyCommand } from './ledger/verify.js';
 import { startNode, openStorage } from './node.js';
 import {
   ConfigError,
@@ -20,6 +21,7 @@ const HELP = `Usage: ocp <command>
 Commands:
   start      run a node (HTTP API, MQTT, background work) until SIGTERM/SIGINT
   migrate    apply database migrations and exit
+  verify     check a node's public ledger: ocp verify <node-url> --key <vkey> (see ocp verify --help)
   version    print the version
   help       show this help (also --help, -h)
 
@@ -79,6 +81,9 @@ export async function main(argv: string[]): Promise<void> {
       return start();
     case 'migrate':
       return migrateCommand();
+    case 'verify':
+      process.exitCode = await verifyCommand(argv.slice(1));
+      return;
     case 'version':
     case '--version':
     case '-v':

@@ -2,29 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestNode, type TestNode } from '../platform/testing/node.js';
 import { testBackends } from '../platform/testing/database.js';
-import { recordLedgerEvent } from './ledger.events.js';
-import { latestCheckpoint } from './ledger.repository.js';
-import { sampleEvent } from './testing.js';
+import { recordEvents, waitForTree } from './testing.js';
 import { leafHash, verifyConsistency, verifyInclusion } from './merkle.js';
 import { openNote, parseCheckpoint, parseVkey } from './note.js';
-
-/** Resolves once the node's own sequencer has signed a tree of at least `size`. */
-export async function waitForTree(node: TestNode, size: number, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (((await latestCheckpoint(node.platform.db))?.size ?? -1) >= size) return;
-    if (Date.now() > deadline) throw new Error(`ledger did not reach size ${size}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-export async function recordEvents(node: TestNode, count: number, offset = 0): Promise<void> {
-  await node.platform.db.transaction(async (tx) => {
-    for (let i = 0; i < count; i++) {
-      await recordLedgerEvent(tx, sampleEvent(offset + i), new Date());
-    }
-  });
-}
 
 for (const backend of testBackends()) {
   describe(`ledger HTTP API (${backend})`, () => {
