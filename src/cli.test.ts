@@ -131,7 +131,7 @@ describe('ocp command line', () => {
       assert.equal(health.status, 200);
       const ready = await fetch(`${url}/ready`);
       assert.equal(ready.status, 200);
-      assert.deepEqual((await ready.json()).checks, {
+      assert.deepEqual(((await ready.json()) as { checks: unknown }).checks, {
         database: { status: 'up' },
         mqtt: { status: 'up' },
       });
