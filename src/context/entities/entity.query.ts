@@ -3,9 +3,10 @@
  * geo-queries) into one SQL WHERE clause with bound parameters. Nothing is filtered in
  * JavaScript: pagination and counts are exact.
  */
-import { AppError, badRequest } from '../../platform/http/errors.js';
+import { badRequest } from '../../platform/http/errors.js';
 import { parameterList, type CompileContext } from '../query/compile-context.js';
 import { compileQ } from '../query/q.compiler.js';
+import { compileGeoQuery, parseGeoQuery } from '../query/geo.js';
 import { parseQ } from '../query/q.parser.js';
 import { compileScopeQ, parseScopeQ } from '../query/scope-q.js';
 import type { TermMap } from '../jsonld/term-map.js';
@@ -131,8 +132,7 @@ export function buildEntityWhere(query: EntityQuery): EntityQuerySql {
   if (query.q !== undefined) clauses.push(`(${compileQ(parseQ(query.q), ctx)})`);
   if (query.scopeQ !== undefined)
     clauses.push(`(${compileScopeQ(parseScopeQ(query.scopeQ), ctx)})`);
-  if (query.geo && (query.geo.georel || query.geo.geometry || query.geo.coordinates)) {
-    throw new AppError('not_implemented', 'geo-queries are not supported yet');
-  }
+  const geo = query.geo ? parseGeoQuery(query.geo) : null;
+  if (geo) clauses.push(`(${compileGeoQuery(geo, ctx)})`);
   return { where: clauses.join(' AND '), params: ctx.params };
 }

@@ -560,6 +560,68 @@ for (const backend of testBackends()) {
       }
     });
 
+    it('answers geo-queries from the geo index kept on every write', async () => {
+      const point = (lon: number, lat: number) => ({
+        type: 'GeoProperty',
+        value: { type: 'Point', coordinates: [lon, lat] },
+      });
+      await call('POST', '/entityOperations/create', [
+        { id: 'urn:ngsi-ld:G:dam', type: 'Place', location: point(4.8913, 52.3731) },
+        { id: 'urn:ngsi-ld:G:station', type: 'Place', location: point(4.9003, 52.3791) },
+        { id: 'urn:ngsi-ld:G:utrecht', type: 'Place', location: point(5.1214, 52.0907) },
+      ]);
+      const ids = async (query: string) => {
+        const r = await call('GET', `/entities?type=Place&${query}`);
+        assert.equal(r.statusCode, 200, `${query}: ${r.body}`);
+        return (r.json() as { id: string }[])
+          .map((e) => e.id.split(':').at(-1))
+          .sort()
+          .join(',');
+      };
+      assert.equal(
+        await ids('georel=near;maxDistance==2000&geometry=Point&coordinates=[4.8913,52.3731]'),
+        'dam,station',
+      );
+      assert.equal(
+        await ids('georel=near;minDistance==2000&geometry=Point&coordinates=[4.8913,52.3731]'),
+        'utrecht',
+      );
+      assert.equal(
+        await ids(
+          'georel=within&geometry=Polygon&coordinates=[[[4.8,52.3],[5.0,52.3],[5.0,52.4],[4.8,52.4],[4.8,52.3]]]',
+        ),
+        'dam,station',
+      );
+      // Moving an entity moves it in the index.
+      await call('PATCH', '/entities/urn:ngsi-ld:G:utrecht/attrs', {
+        location: point(4.89, 52.37),
+      });
+      assert.equal(
+        await ids(
+          'georel=within&geometry=Polygon&coordinates=[[[4.8,52.3],[5.0,52.3],[5.0,52.4],[4.8,52.4],[4.8,52.3]]]',
+        ),
+        'dam,station,utrecht',
+      );
+      const bad = await call(
+        'GET',
+        '/entities?type=Place&georel=near&geometry=Point&coordinates=[1,2]',
+      );
+      assert.equal(bad.statusCode, 400);
+      const res = await call('POST', '/entityOperations/query', {
+        type: 'Query',
+        entities: [{ type: 'Place' }],
+        geoQ: {
+          georel: 'near;maxDistance==100',
+          geometry: 'Point',
+          coordinates: [4.9003, 52.3791],
+        },
+      });
+      assert.deepEqual(
+        res.json().map((e: { id: string }) => e.id),
+        ['urn:ngsi-ld:G:station'],
+      );
+    });
+
     it('runs batch operations with 201/204/207 semantics', async () => {
       const b = 'urn:ngsi-ld:B';
       let res = await call('POST', '/entityOperations/create', [
