@@ -186,6 +186,8 @@ describe('parseQ', () => {
     rejects('a[b==1', /expected "\]"/);
     rejects('a.==1', /sub-attribute/);
     rejects('a~=(', /regular expression/);
+    rejects('a~=(?<year>\\d+)', /unsupported regular expression/);
+    rejects('a~=\\p{L}', /unsupported regular expression/);
     rejects('a==2024-02-30', /invalid date/);
     rejects('a==2024-01-01T25:00:00Z', /invalid dateTime/);
     rejects('a==1 b==2', /unexpected/);

@@ -369,6 +369,10 @@ class QParser {
     } catch {
       this.fail('invalid regular expression');
     }
+    // JavaScript-only constructs the database's (POSIX) regular expressions reject.
+    if (/\(\?<[A-Za-z]|\\k<|\\[pP]\{|\\u\{/.test(pattern)) {
+      this.fail('unsupported regular expression construct');
+    }
     return { kind: 'pattern', path, negated, pattern, caseInsensitive };
   }
 }
