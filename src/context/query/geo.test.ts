@@ -419,6 +419,30 @@ for (const backend of testBackends()) {
       );
     });
 
+    it('lets the planner drive near/within from the GiST index on bbox, but not disjoint', async () => {
+      const plan = (params: GeoQueryParams) =>
+        tdb.db.transaction(async (tx) => {
+          await tx.query('SET LOCAL enable_seqscan = off');
+          const ctx = parameterList('e', expand);
+          const where = compileGeoQuery(parseGeoQuery(params)!, ctx);
+          const { rows } = await tx.query<Record<string, string>>(
+            `EXPLAIN SELECT e.id FROM ngsi_entities e WHERE ${where}`,
+            ctx.params,
+          );
+          return rows.map((row) => Object.values(row)[0]).join('\n');
+        });
+      for (const params of [
+        geoParams('near;maxDistance==500', 'Point', SOL),
+        geoParams('within', 'Polygon', MADRID.coordinates),
+      ]) {
+        assert.match(await plan(params), /Index Cond: \(bbox && /, params.georel);
+      }
+      assert.doesNotMatch(
+        await plan(geoParams('disjoint', 'Polygon', MADRID.coordinates)),
+        /Index Cond: \(bbox/,
+      );
+    });
+
     it('binds the geoproperty and geometry as parameters', async () => {
       const hostile = "location');DROP/**/TABLE/**/ngsi_entities;--";
       const ctx = parameterList('e', expand);
