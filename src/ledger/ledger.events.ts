@@ -5,6 +5,7 @@
  * queued events into the Merkle log. Events never carry personal data: organisations and
  * clients by id, people only as salted hashes, records as counts.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Queryable } from '../platform/db/database.js';
 import { LedgerEventError, normaliseEvent } from './entry.js';
 
@@ -42,4 +43,21 @@ export async function recordLedgerEvent(
   }
   await tx.query('INSERT INTO ledger_queue (event, recorded_at) VALUES ($1, $2)', [normalised, at]);
   await tx.query('SELECT pg_notify($1, $2)', [LEDGER_QUEUE_CHANNEL, '']);
+}
+
+/**
+ * The only form in which a person may appear in the ledger (`actor.personHash`):
+ * HMAC-SHA-256 of their id under a secret salt kept by the node (created on first use).
+ * Stable per person, so entries by one person can be related, but not reversible by
+ * anyone without the database.
+ */
+export async function ledgerPersonHash(tx: Queryable, personId: string): Promise<string> {
+  await tx.query(
+    "INSERT INTO ledger_secrets (name, value) VALUES ('person_salt', $1) ON CONFLICT DO NOTHING",
+    [randomBytes(32)],
+  );
+  const { rows } = await tx.query<{ value: Uint8Array }>(
+    "SELECT value FROM ledger_secrets WHERE name = 'person_salt'",
+  );
+  return createHmac('sha256', Buffer.from(rows[0]!.value)).update(personId, 'utf8').digest('hex');
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, verify as ed25519Verify } from 'node:crypto';
+import { createHash, createPublicKey, verify as ed25519Verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { systemClock } from '../platform/clock.js';
 import { openPostgres } from '../platform/db/postgres.js';
@@ -7,7 +7,7 @@ import type { Database } from '../platform/db/database.js';
 import { createLogger } from '../platform/logging.js';
 import { createTestDatabase, testBackends, testDatabaseUrl } from '../platform/testing/database.js';
 import { LedgerEventError, normaliseEvent, type LedgerEntry } from './entry.js';
-import { recordLedgerEvent, type LedgerEvent } from './ledger.events.js';
+import { ledgerPersonHash, recordLedgerEvent, type LedgerEvent } from './ledger.events.js';
 import { sampleEvent } from './testing.js';
 import { entriesBetween, getTile, latestCheckpoint } from './ledger.repository.js';
 import { publishedKeys, rotateKey } from './keys.js';
@@ -178,6 +178,19 @@ for (const backend of testBackends()) {
       await t.db.query('UPDATE ledger_tiles SET hashes = $1 WHERE level = 0 AND idx = 1', [tile]);
       await sequencer(t.db).drain();
       assert.equal((await latestCheckpoint(t.db))!.size, before.size + 1);
+    });
+
+    it('hashes people with a stable secret salt, accepted as actor.personHash', async () => {
+      const a = await t.db.transaction((tx) => ledgerPersonHash(tx, 'per_alice'));
+      const again = await t.db.transaction((tx) => ledgerPersonHash(tx, 'per_alice'));
+      const b = await t.db.transaction((tx) => ledgerPersonHash(tx, 'per_bob'));
+      assert.match(a, /^[0-9a-f]{64}$/);
+      assert.equal(a, again);
+      assert.notEqual(a, b);
+      assert.notEqual(a, createHash('sha256').update('per_alice').digest('hex'));
+      normaliseEvent(
+        sampleEvent(1, { actor: { organisationId: null, clientId: null, personHash: a } }),
+      );
     });
 
     it('logs a key rotation and co-signs with the old key during the overlap', async () => {
