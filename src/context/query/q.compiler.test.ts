@@ -43,6 +43,7 @@ async function seed(db: Database) {
       [`${NS}opens`]: [prop('08:30:00')],
       [`${NS}at`]: [prop({ '@type': 'DateTime', '@value': '2024-01-10T12:00:00Z' })],
       [`${NS}config`]: [{ type: 'JsonProperty', json: { mode: 'eco', levels: [1, 2] } }],
+      [`${NS}counts`]: [{ type: 'ListProperty', valueList: [3, 9] }],
     },
   });
   await insertEntity(db, {
@@ -54,6 +55,7 @@ async function seed(db: Database) {
       [`${NS}isParked`]: [{ type: 'Relationship', object: ['urn:p2', 'urn:p3'] }],
       [`${NS}day`]: [prop('not a date')],
       [`${NS}at`]: [prop('2023-12-31T23:00:00-02:00')],
+      [`${NS}levels`]: [prop([1, 100])],
     },
     createdAt: '2025-06-01T00:00:00Z',
   });
@@ -62,6 +64,7 @@ async function seed(db: Database) {
     types: [`${NS}Building`, `${NS}Vehicle`],
     attrs: {
       [`${NS}speed`]: [prop('80')],
+      [`${NS}weight`]: [prop({ '@value': 12.5, '@type': 'xsd:double' })],
       [`${NS}name`]: [{ type: 'LanguageProperty', languageMap: { fr: ['Maison', 'Logis'] } }],
       [`${NS}members`]: [
         { type: 'ListRelationship', objectList: [{ object: 'urn:m1' }, { object: 'urn:m2' }] },
@@ -155,6 +158,15 @@ for (const backend of testBackends()) {
       ['at<2024-01-01T02:00:00Z', ['urn:e2']],
       ['at>"2024"', ['urn:e1']],
       ['at=="2024-01-10T12:00:00Z"', ['urn:e1']],
+      ['counts>8', ['urn:e1']],
+      ['counts==3..4', ['urn:e1']],
+      ['counts==4..8', []],
+      ['levels==50..60', []],
+      ['levels>99', ['urn:e2']],
+      ['levels<=1', ['urn:e2']],
+      ['weight>=12.5', ['urn:e3']],
+      ['weight==12.5', ['urn:e3']],
+      ['weight<1.25e1', []],
       ['at==2024-01-10T13:00:00+01:00', ['urn:e1']],
       ['name=="Car","Logis"', ['urn:e1', 'urn:e3']],
       ['category=="Sport",Sport', ['urn:e1']],

@@ -47,65 +47,77 @@ class QCompiler {
         return this.compileExists(expr.path, expr.negated);
       default: {
         const exact = this.withLeaf(expr.path, (c) => this.leafPredicate(expr, c));
-        const prefilter = this.equalityPrefilter(expr);
+        const prefilter = this.prefilter(expr);
         return prefilter ? `(${prefilter} AND ${exact})` : exact;
       }
     }
   }
 
   /**
-   * For `attr==v` and `attr==v1,v2` on a plain attribute: a jsonpath test that every match
-   * also passes (same typed equality, lax mode looks into arrays). It is an order of
-   * magnitude cheaper than the exact test, so most rows never reach that.
-   * The path is a bound parameter; literals in it are JSON-encoded (valid jsonpath).
+   * For equality, value lists and numeric comparisons or ranges on a plain attribute: a
+   * jsonpath test that every match also passes (the same typed comparison; lax mode looks
+   * into arrays). It is an order of magnitude cheaper than the exact test, so most rows
+   * never reach that. The path is a bound parameter; literals in it are JSON-encoded,
+   * which is valid jsonpath.
    */
-  equalityPrefilter(expr: QExpr): string | null {
-    if (expr.kind !== 'compare' && expr.kind !== 'list') return null;
-    if (expr.kind === 'compare' && expr.op !== '==') return null;
-    if (expr.kind === 'list' && expr.negated) return null;
+  prefilter(expr: QExpr): string | null {
+    if (expr.kind !== 'compare' && expr.kind !== 'list' && expr.kind !== 'range') return null;
+    if (expr.kind !== 'compare' && expr.negated) return null;
     const { path } = expr;
     if (path.subPath.length > 0 || path.compound.length > 0 || isEntityMember(path)) return null;
-    const values = expr.kind === 'compare' ? [expr.value] : expr.values;
-    const literals: string[] = [];
-    for (const value of values) {
-      switch (value.type) {
-        case 'number':
-          literals.push(
-            /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value.text) ? value.text : String(value.value),
-          );
-          break;
-        case 'boolean':
-          literals.push(String(value.value));
-          break;
-        case 'string':
-        case 'uri': {
-          literals.push(JSON.stringify(value.value));
-          const expanded = this.ctx.expand(value.value);
-          if (expanded !== value.value) literals.push(JSON.stringify(expanded));
-          break;
-        }
-        default:
-          return null; // dates and times compare by parsed value, not by text
-      }
-    }
-    const members = [
+
+    const numeric = [
       '@.value',
       '@.value."@value"',
-      '@.value."@id"',
-      '@.object',
-      '@.object."@id"',
-      '@.objectList',
-      '@.objectList.object',
-      '@.objectList."@id"',
-      '@.languageMap.*',
-      '@.languageMap."@value"',
-      '@.vocab',
-      '@.vocab."@id"',
       '@.valueList',
       '@.valueList."@value"',
       '@.json',
     ];
-    const tests = literals.flatMap((literal) => members.map((m) => `${m} == ${literal}`));
+    let tests: string[];
+    if (expr.kind === 'range') {
+      if (expr.from.type !== 'number' || expr.to.type !== 'number') return null;
+      const [from, to] = [jsonpathNumber(expr.from), jsonpathNumber(expr.to)];
+      tests = numeric.map((m) => `(${m} >= ${from} && ${m} <= ${to})`);
+    } else if (expr.kind === 'compare' && expr.op !== '==') {
+      if (expr.op === '!=' || expr.value.type !== 'number') return null;
+      tests = numeric.map((m) => `${m} ${expr.op} ${jsonpathNumber(expr.value as NumberValue)}`);
+    } else {
+      const values = expr.kind === 'compare' ? [expr.value] : expr.values;
+      const literals: string[] = [];
+      for (const value of values) {
+        switch (value.type) {
+          case 'number':
+            literals.push(jsonpathNumber(value));
+            break;
+          case 'boolean':
+            literals.push(String(value.value));
+            break;
+          case 'string':
+          case 'uri': {
+            literals.push(JSON.stringify(value.value));
+            const expanded = this.ctx.expand(value.value);
+            if (expanded !== value.value) literals.push(JSON.stringify(expanded));
+            break;
+          }
+          default:
+            return null; // dates and times compare by parsed value, not by text
+        }
+      }
+      const members = [
+        ...numeric,
+        '@.value."@id"',
+        '@.object',
+        '@.object."@id"',
+        '@.objectList',
+        '@.objectList.object',
+        '@.objectList."@id"',
+        '@.languageMap.*',
+        '@.languageMap."@value"',
+        '@.vocab',
+        '@.vocab."@id"',
+      ];
+      tests = literals.flatMap((literal) => members.map((m) => `${m} == ${literal}`));
+    }
     const jsonpath = `$.${JSON.stringify(this.ctx.expand(path.attr))}[*] ? (${tests.join(' || ')})`;
     // A function call rather than the @? operator: with jsonb_ops the GIN index answers
     // wildcard paths slower than evaluating the path row by row.
@@ -290,6 +302,13 @@ class QCompiler {
       }
     }
   }
+}
+
+type NumberValue = Extract<QValue, { type: 'number' }>;
+
+/** A number as a jsonpath literal (the query's own spelling when jsonpath accepts it). */
+function jsonpathNumber(value: NumberValue): string {
+  return /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value.text) ? value.text : String(value.value);
 }
 
 function isEntityMember(path: AttrPath): boolean {
