@@ -338,7 +338,7 @@ function parseInstance(
   }
   if (source.observedAt !== undefined) {
     if (!isDateTime(source.observedAt)) c.add(`${path}/observedAt`, 'must be a date-time');
-    else inst.observedAt = new Date(source.observedAt).toISOString();
+    else inst.observedAt = source.observedAt;
   }
   if (source.unitCode !== undefined) {
     if (typeof source.unitCode !== 'string') c.add(`${path}/unitCode`, 'must be a string');

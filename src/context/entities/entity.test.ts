@@ -72,7 +72,7 @@ for (const backend of testBackends()) {
         type: 'Property',
         value: 21.5,
         unitCode: 'CEL',
-        observedAt: '2026-01-01T00:00:00.000Z',
+        observedAt: '2026-01-01T00:00:00Z',
         accuracy: { type: 'Property', value: 0.1 },
       });
       assert.deepEqual(body.isIn, { type: 'Relationship', object: 'urn:ngsi-ld:Building:1' });
@@ -93,7 +93,7 @@ for (const backend of testBackends()) {
       assert.deepEqual(concise.temperature, {
         value: 21.5,
         unitCode: 'CEL',
-        observedAt: '2026-01-01T00:00:00.000Z',
+        observedAt: '2026-01-01T00:00:00Z',
         accuracy: 0.1,
       });
       assert.deepEqual(concise.isIn, { object: 'urn:ngsi-ld:Building:1' });
