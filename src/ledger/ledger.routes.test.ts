@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { startTestNode, type TestNode } from '../platform/testing/node.js';
 import { testBackends } from '../platform/testing/database.js';
@@ -56,6 +57,25 @@ for (const backend of testBackends()) {
       }
       assert.equal(hashes.length, 4);
       assert.deepEqual(Buffer.concat(hashes), partial.rawPayload);
+    });
+
+    it('compresses entry bundles for clients that accept gzip', async () => {
+      const plain = await get('/ledger/tile/entries/000');
+      const zipped = await node.app.inject({
+        method: 'GET',
+        url: '/ledger/tile/entries/000',
+        headers: { 'accept-encoding': 'gzip, identity' },
+      });
+      assert.equal(zipped.headers['content-encoding'], 'gzip');
+      assert.ok(zipped.rawPayload.length < plain.rawPayload.length);
+      assert.deepEqual(gunzipSync(zipped.rawPayload), plain.rawPayload);
+    });
+
+    it('reports the ledger size and queue in the metrics', async () => {
+      const text = (await get('/metrics')).body;
+      assert.match(text, /^ocp_ledger_entries 260$/m);
+      assert.match(text, /^ocp_ledger_queue_length 0$/m);
+      assert.match(text, /^ocp_ledger_sequencing_failures_total 0$/m);
     });
 
     it('answers 404 for tiles beyond the signed tree and for non-canonical paths', async () => {

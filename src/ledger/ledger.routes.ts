@@ -3,10 +3,13 @@
  * C2SP tlog-tiles read API any standard client can mirror, and JSON conveniences
  * (entries, proofs, search). Everything but key rotation is public.
  */
+import { gzipSync } from 'node:zlib';
+import { Counter, Gauge } from 'prom-client';
 import { Type } from 'typebox';
 import { badRequest, notFound } from '../platform/http/errors.js';
 import type { Feature } from '../platform/http/server.js';
 import { publishedKeys, rotateKey } from './keys.js';
+import { latestCheckpoint, queueLength } from './ledger.repository.js';
 import { LedgerReader, type Found } from './ledger.service.js';
 import { ledgerOrigin } from './note.js';
 import { Sequencer } from './sequencer.js';
@@ -55,14 +58,36 @@ const tags = ['ledger'];
 
 export const ledgerFeature: Feature = {
   name: 'ledger',
-  async register(app, { db, config, clock, logger }) {
+  async register(app, { db, config, clock, logger, metrics }) {
     const origin = ledgerOrigin(config.publicUrl);
     const reader = new LedgerReader(db);
+    const failures = new Counter({
+      name: 'ocp_ledger_sequencing_failures_total',
+      help: 'Ledger sequencing runs that failed (the ledger stops growing until fixed).',
+      registers: [metrics.registry],
+    });
+    new Gauge({
+      name: 'ocp_ledger_entries',
+      help: 'Entries covered by the newest signed ledger checkpoint.',
+      registers: [metrics.registry],
+      async collect() {
+        this.set((await latestCheckpoint(db))?.size ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'ocp_ledger_queue_length',
+      help: 'Ledger events committed but not yet sequenced into the log.',
+      registers: [metrics.registry],
+      async collect() {
+        this.set(await queueLength(db));
+      },
+    });
     const sequencer = new Sequencer({
       db,
       clock,
       logger: logger.child({ feature: 'ledger' }),
       origin,
+      onError: () => failures.inc(),
     });
     await sequencer.start();
     app.addHook('onClose', () => sequencer.stop());
@@ -105,7 +130,15 @@ export const ledgerFeature: Feature = {
         if (!address) throw notFound('No such tile');
         const tile = await reader.tile(address);
         if (!tile) throw notFound('No such tile in the signed tree');
-        return reply.header('Cache-Control', IMMUTABLE).type('application/octet-stream').send(tile);
+        reply.header('Cache-Control', IMMUTABLE).type('application/octet-stream');
+        // tlog-tiles: entry bundles SHOULD be compressed at the HTTP layer.
+        if (address.level === 'entries') {
+          reply.header('Vary', 'Accept-Encoding');
+          if (/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) {
+            return reply.header('Content-Encoding', 'gzip').send(gzipSync(tile));
+          }
+        }
+        return reply.send(tile);
       },
     );
 

@@ -40,6 +40,8 @@ export interface SequencerOptions {
   batchSize?: number;
   /** Fallback poll interval when no notification arrives. */
   pollMs?: number;
+  /** Called when a background run fails (after logging), e.g. to count failures. */
+  onError?: (error: unknown) => void;
 }
 
 export interface RunResult {
@@ -200,6 +202,7 @@ export class Sequencer {
           await this.drain();
         } catch (error) {
           this.options.logger.error({ err: error }, 'ledger sequencing failed');
+          this.options.onError?.(error);
         }
       } while (this.again && !this.stopped);
     })().finally(() => {
