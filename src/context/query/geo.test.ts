@@ -205,6 +205,7 @@ describe('parseGeoQuery', () => {
       geoParams('within', 'Polygon', []),
       geoParams('within', 'MultiPolygon', [MADRID_OUTER]),
       { georel: 'within', geometry: 'Point', coordinates: '[1,2' },
+      geoParams('within', 'Point', SOL, 'loc\u0000ation'),
     ];
     for (const params of bad) {
       assert.throws(() => parseGeoQuery(params), { code: 'bad_request' }, JSON.stringify(params));

@@ -184,7 +184,9 @@ export function parseGeoQuery(params: GeoQueryParams): GeoQuery | null {
   }
   const validated = validateCoordinates(type, parsed);
   const geoproperty = params.geoproperty?.trim() || 'location';
-  if (/\s/.test(geoproperty)) invalid('geoproperty', 'geoproperty must be an attribute name');
+  if (/[\s\p{Cc}]/u.test(geoproperty)) {
+    invalid('geoproperty', 'geoproperty must be an attribute name');
+  }
 
   return {
     ...(query as Pick<GeoQuery, 'georel' | 'maxDistance' | 'minDistance'>),

@@ -116,6 +116,8 @@ class QCompiler {
         '@.vocab',
         '@.vocab."@id"',
       ];
+      // A long list makes a long path: the exact test alone is cheaper then.
+      if (literals.length > 32) return null;
       tests = literals.flatMap((literal) => members.map((m) => `${m} == ${literal}`));
     }
     const jsonpath = `$.${JSON.stringify(this.ctx.expand(path.attr))}[*] ? (${tests.join(' || ')})`;
@@ -308,7 +310,9 @@ type NumberValue = Extract<QValue, { type: 'number' }>;
 
 /** A number as a jsonpath literal (the query's own spelling when jsonpath accepts it). */
 function jsonpathNumber(value: NumberValue): string {
-  return /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(value.text) ? value.text : String(value.value);
+  // jsonpath wants JSON numbers: no leading zeros, a digit before the point.
+  const text = value.text.replace(/^(-?)\./, '$10.').replace(/^(-?)0+(?=\d)/, '$1');
+  return /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/.test(text) ? text : String(value.value);
 }
 
 function isEntityMember(path: AttrPath): boolean {

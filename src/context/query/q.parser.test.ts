@@ -188,6 +188,12 @@ describe('parseQ', () => {
     rejects('a~=(', /regular expression/);
     rejects('a~=(?<year>\\d+)', /unsupported regular expression/);
     rejects('a~=\\p{L}', /unsupported regular expression/);
+    rejects('a~=x{1,300}', /repetition/);
+    rejects('a=="nul\u0000"', /control characters/);
+    assert.throws(() => parseQ(Array.from({ length: 101 }, () => 'a==1').join(';')), {
+      code: 'too_complex_query',
+    });
+    assert.equal(parseQ(Array.from({ length: 100 }, () => 'a==1').join('|')).kind, 'or');
     rejects('a==2024-02-30', /invalid date/);
     rejects('a==2024-01-01T25:00:00Z', /invalid dateTime/);
     rejects('a==1 b==2', /unexpected/);

@@ -13,7 +13,7 @@
  *   value     := literal | literal '..' literal | literal (',' literal)+   (lists/ranges: == and != only)
  *   literal   := number | "quoted string" | dateTime | date | time | true | false | URI
  */
-import { badRequest } from '../../platform/http/errors.js';
+import { AppError, badRequest } from '../../platform/http/errors.js';
 
 export type CompareOp = '==' | '!=' | '>' | '>=' | '<' | '<=';
 
@@ -74,6 +74,7 @@ export const INSTANCE_MEMBERS = new Set([
 
 const MAX_LENGTH = 8192;
 const MAX_DEPTH = 32;
+const MAX_TERMS = 100;
 
 const DATE_TIME =
   /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?/;
@@ -104,6 +105,7 @@ const NAME_STOP = new Set([
 class QParser {
   private pos = 0;
   private depth = 0;
+  private terms = 0;
 
   constructor(private readonly src: string) {}
 
@@ -125,10 +127,16 @@ class QParser {
 
   parse(): QExpr {
     if (this.src.length > MAX_LENGTH) this.fail(`longer than ${MAX_LENGTH} characters`);
+    if ([...this.src].some((c) => c.charCodeAt(0) < 32 && !'\t\n\r'.includes(c))) {
+      this.fail('control characters are not allowed');
+    }
     this.skipSpace();
     if (this.pos >= this.src.length) this.fail('empty query');
     const expr = this.parseOr();
     this.skipSpace();
+    if (this.terms > MAX_TERMS) {
+      throw new AppError('too_complex_query', `q has more than ${MAX_TERMS} terms`);
+    }
     if (this.pos < this.src.length) {
       this.fail(this.peek() === ')' ? 'unbalanced ")"' : `unexpected "${this.peek()}"`);
     }
@@ -173,6 +181,7 @@ class QParser {
   }
 
   parseTerm(): QExpr {
+    this.terms++;
     if (this.peek() === '!' && this.peek(1) !== '=' && this.peek(1) !== '~') {
       this.pos++;
       return { kind: 'exists', path: this.parseAttribute(), negated: true };
@@ -369,9 +378,15 @@ class QParser {
     } catch {
       this.fail('invalid regular expression');
     }
-    // JavaScript-only constructs the database's (POSIX) regular expressions reject.
+    // JavaScript-only constructs the database's (POSIX) regular expressions reject, and
+    // repetition counts above its limit of 255.
     if (/\(\?<[A-Za-z]|\\k<|\\[pP]\{|\\u\{/.test(pattern)) {
       this.fail('unsupported regular expression construct');
+    }
+    for (const [, low, high] of pattern.matchAll(/\{(\d+)(?:,(\d*))?\}/g)) {
+      if (Number(low) > 255 || Number(high || 0) > 255) {
+        this.fail('repetition counts above 255 are not supported');
+      }
     }
     return { kind: 'pattern', path, negated, pattern, caseInsensitive };
   }

@@ -14,7 +14,7 @@ export type ScopeExpr =
   /** levels: path levels, '+' for any single level; descendants: ended with '/#'. */
   | { kind: 'scope'; levels: string[]; descendants: boolean };
 
-const LEVEL = /^[^/#+;|,()\s]+$/;
+const LEVEL = /^[^/#+;|,()\s\p{Cc}]+$/u;
 const MAX_LENGTH = 4096;
 
 class ScopeParser {
