@@ -3,6 +3,7 @@
  * access tokens signed by the node, the bearer-token authenticator every route relies on,
  * the bootstrap admin client, and per-caller rate limits.
  */
+import type { Authenticator } from '../platform/http/access.js';
 import { rateLimited } from '../platform/http/errors.js';
 import type { Feature } from '../platform/http/server.js';
 import { bearerAuthenticator } from './authenticator.js';
@@ -12,6 +13,9 @@ import { registryRepository } from './registry.repository.js';
 import { registerRegistryRoutes } from './registry.routes.js';
 import { RegistryService } from './registry.service.js';
 import { SigningKeys } from './signing-keys.js';
+import { PROVIDER_PATH, registerBuiltInProvider } from './sso/provider.js';
+import { builtInIssuer, externalIssuer, registerRelyingPartyRoutes } from './sso/relying-party.js';
+import { SessionStore, sessionAuthenticator } from './sso/sessions.js';
 import { registerTokenRoutes } from './token.routes.js';
 import { TokenService } from './tokens.service.js';
 
@@ -22,7 +26,7 @@ export const identityFeature: Feature = {
   name: 'identity',
   async register(app, platform) {
     const { db, clock, config, logger } = platform;
-    const salt = await registryRepository.personHashSalt(db, newSecret());
+    const salt = await registryRepository.setting(db, 'person_hash_salt', newSecret());
     const registry = new RegistryService(db, clock, salt);
     const keys = new SigningKeys(db, clock, config.accessTokenTtlSeconds);
     await keys.ensureActiveKey();
@@ -41,7 +45,17 @@ export const identityFeature: Feature = {
       }
     }
 
-    app.authenticators.push(bearerAuthenticator(tokens));
+    // The built-in OpenID Provider authenticates its own callers (its own access tokens,
+    // its own cookies); the node's authenticators stay out of its way.
+    const outsideProvider =
+      (authenticate: Authenticator): Authenticator =>
+      async (request) =>
+        request.url.startsWith(`${PROVIDER_PATH}/`) ? null : authenticate(request);
+    const sessions = new SessionStore(db, clock, config.sessionTtlSeconds);
+    app.authenticators.push(
+      outsideProvider(bearerAuthenticator(tokens)),
+      outsideProvider(sessionAuthenticator(sessions)),
+    );
 
     if (config.rateLimit.enabled) {
       const limiter = new RateLimiter(clock, config.rateLimit);
@@ -54,6 +68,20 @@ export const identityFeature: Feature = {
     }
 
     registerTokenRoutes(app, registry, keys, tokens);
-    registerRegistryRoutes(app, registry, keys, `${config.publicUrl}/oidc`);
+    registerRegistryRoutes(app, registry, keys, `${config.publicUrl}${PROVIDER_PATH}`);
+
+    // Single sign-on: the configured issuers, or the node's own provider when there are none.
+    const issuers =
+      config.oidcIssuers.length > 0
+        ? config.oidcIssuers.map(externalIssuer)
+        : [
+            builtInIssuer(
+              app,
+              await registerBuiltInProvider(app, platform, registry),
+              config.publicUrl,
+            ),
+          ];
+    registerRelyingPartyRoutes(app, platform, registry, sessions, issuers);
+    await sessions.purgeExpired();
   },
 };

@@ -357,15 +357,18 @@ export const registryRepository = {
     return rows.length > 0;
   },
 
-  /** The salt that turns person ids into ledger-safe hashes; created once per node. */
-  async personHashSalt(q: Queryable, fresh: string): Promise<string> {
+  /**
+   * A node-wide value created once (salts, provider keys): the first process to start
+   * stores `fresh`, every process then reads the stored value.
+   */
+  async setting(q: Queryable, name: string, fresh: string): Promise<string> {
     await q.query(
-      `INSERT INTO identity_settings (name, value) VALUES ('person_hash_salt', $1)
-       ON CONFLICT (name) DO NOTHING`,
-      [fresh],
+      `INSERT INTO identity_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`,
+      [name, fresh],
     );
     const { rows } = await q.query<{ value: string }>(
-      `SELECT value FROM identity_settings WHERE name = 'person_hash_salt'`,
+      'SELECT value FROM identity_settings WHERE name = $1',
+      [name],
     );
     return rows[0]!.value;
   },

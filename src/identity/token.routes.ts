@@ -7,6 +7,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import type { App } from '../platform/http/server.js';
+import { acceptFormBodies } from './form-body.js';
 import {
   AuthorizationServerMetadata,
   Jwks,
@@ -60,23 +61,7 @@ export function registerTokenRoutes(
   // Form bodies are parsed only in this scope, so other features keep their own parsers.
   void app.register(async (plain) => {
     const scope = plain.withTypeProvider<TypeBoxTypeProvider>();
-    scope.addContentTypeParser(
-      'application/x-www-form-urlencoded',
-      { parseAs: 'string' },
-      (_request, body, done) => {
-        const params = new URLSearchParams(body as string);
-        const out: Record<string, string> = {};
-        for (const [key, value] of params) {
-          // RFC 6749 §3.2: parameters must not be repeated.
-          if (key in out) {
-            done(Object.assign(new Error(`repeated parameter ${key}`), { statusCode: 400 }));
-            return;
-          }
-          out[key] = value;
-        }
-        done(null, out);
-      },
-    );
+    acceptFormBodies(plain);
 
     scope.post(
       '/auth/token',
