@@ -130,6 +130,8 @@ export function normaliseEvent(event: LedgerEvent): Omit<LedgerEntry, 'index' | 
       );
     }
     const value = rawDetails[key];
+    // An absent value (undefined) is simply not recorded, as JSON would drop it.
+    if (value === undefined) continue;
     if (typeof value === 'string') text(value, `details.${key}`, 1000);
     else if (typeof value === 'number') {
       if (!Number.isFinite(value)) throw new LedgerEventError(`details.${key} is not finite`);
