@@ -65,6 +65,10 @@ async function seed(db: Database) {
     attrs: {
       [`${NS}speed`]: [prop('80')],
       [`${NS}weight`]: [prop({ '@value': 12.5, '@type': 'xsd:double' })],
+      // Not real dates or times: they never match a temporal comparison, and never fail.
+      [`${NS}day`]: [prop('2023-02-29')],
+      [`${NS}at`]: [prop('2024-13-01T00:00:00Z')],
+      [`${NS}opens`]: [prop('24:30:00')],
       [`${NS}name`]: [{ type: 'LanguageProperty', languageMap: { fr: ['Maison', 'Logis'] } }],
       [`${NS}members`]: [
         { type: 'ListRelationship', objectList: [{ object: 'urn:m1' }, { object: 'urn:m2' }] },
@@ -156,8 +160,12 @@ for (const backend of testBackends()) {
       ['opens>09:00:00Z', []],
       ['at>2024-01-09T00:00:00Z', ['urn:e1']],
       ['at<2024-01-01T02:00:00Z', ['urn:e2']],
-      ['at>"2024"', ['urn:e1']],
+      ['at>"2024"', ['urn:e1', 'urn:e3']],
       ['at=="2024-01-10T12:00:00Z"', ['urn:e1']],
+      ['day>=2000-01-01', ['urn:e1']],
+      ['day>"2000"', ['urn:e1', 'urn:e2', 'urn:e3']],
+      ['at<2030-01-01T00:00:00Z', ['urn:e1', 'urn:e2']],
+      ['opens>=00:00', ['urn:e1']],
       ['counts>8', ['urn:e1']],
       ['counts==3..4', ['urn:e1']],
       ['counts==4..8', []],
