@@ -297,5 +297,32 @@ if (testDatabaseUrl) {
       }
       assert.ok(rows.length > 5);
     });
+
+    it('background loops on both handles wake on notifications from either', async () => {
+      const before = (await latestCheckpoint(t.db))!.size;
+      // A poll interval far beyond the test's patience: only LISTEN/NOTIFY can wake them.
+      const loops = [t.db, second].map(
+        (db) => new Sequencer({ db, clock: systemClock, logger, origin: ORIGIN, pollMs: 600_000 }),
+      );
+      await Promise.all(loops.map((loop) => loop.start()));
+      try {
+        await Promise.all(
+          [t.db, second].map(async (db, w) => {
+            for (let round = 0; round < 10; round++) {
+              await record(db, [sampleEvent(5000 + w * 100 + round)]);
+            }
+          }),
+        );
+        const deadline = Date.now() + 20_000;
+        while ((await latestCheckpoint(t.db))!.size < before + 20) {
+          assert.ok(Date.now() < deadline, 'the loops did not sequence every event');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } finally {
+        await Promise.all(loops.map((loop) => loop.stop()));
+      }
+      const { size } = await checkLog(t.db);
+      assert.equal(size, before + 20);
+    });
   });
 }

@@ -207,6 +207,8 @@ export class Sequencer {
       } while (this.again && !this.stopped);
     })().finally(() => {
       this.running = null;
+      // A wake that arrived after the last check must not be lost.
+      if (this.again) this.wake();
     });
   }
 
