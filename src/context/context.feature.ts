@@ -41,6 +41,11 @@ export const contextFeature: Feature = {
             }
           },
         );
+        // The tenant a request addressed is named in the response too.
+        scope.addHook('onRequest', async (request, reply) => {
+          const tenant = request.headers['ngsild-tenant'];
+          if (typeof tenant === 'string' && tenant !== '') reply.header('NGSILD-Tenant', tenant);
+        });
         // NGSI-LD accepts JSON payloads only; anything else is 415 before parsing.
         scope.addHook('preValidation', async (request) => {
           if (request.method !== 'POST' && request.method !== 'PATCH' && request.method !== 'PUT')

@@ -4,7 +4,6 @@
  * type, the caller's visibility, and how to send a response with the right Link header.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { hasRole } from '../platform/http/access.js';
 import { badRequest, invalidRequest, notAcceptable } from '../platform/http/errors.js';
 import { CORE_CONTEXT_URL } from './jsonld/core-context.js';
 import type { RequestContext } from './jsonld/context-resolver.js';
@@ -23,7 +22,7 @@ export function tenantOf(request: FastifyRequest): string {
 
 export function visibilityOf(request: FastifyRequest): Visibility {
   const actor = request.actor;
-  if (hasRole(actor, 'admin') && actor.roles.includes('admin')) return { all: true };
+  if (actor.roles.includes('admin')) return { all: true };
   return { all: false, org: actor.organisationId };
 }
 

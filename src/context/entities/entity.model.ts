@@ -357,6 +357,13 @@ function parseInstance(
   return inst;
 }
 
+/** Entity members the core context reserves for geometry. */
+const GEO_MEMBERS = new Set(
+  ['location', 'observationSpace', 'operationSpace'].map(
+    (n) => `https://uri.etsi.org/ngsi-ld/${n}`,
+  ),
+);
+
 const ENTITY_MEMBERS = new Set([
   'id',
   '@id',
@@ -439,6 +446,10 @@ function parseEntityInto(
       continue;
     }
     const instances = parseAttribute(value, map, `${base}/${name}`, c, options);
+    if (GEO_MEMBERS.has(iri) && instances.some((i) => i.type !== 'GeoProperty')) {
+      c.add(`${base}/${name}`, `${name} must be a GeoProperty`);
+      continue;
+    }
     if (instances.length > 0) out.attrs[iri] = instances;
   }
   return out;

@@ -170,22 +170,24 @@ export class EntityService {
     options: { createsTenant: boolean },
     apply: (w: WorkingSet) => T,
   ): Promise<T> {
-    const now = this.clock.now();
-    try {
-      return await this.db.transaction(async (tx) => {
-        if (options.createsTenant) await ensureTenant(tx, scope.tenant, now);
-        else if (!(await tenantExists(tx, scope.tenant))) throw nonexistentTenant(scope.tenant);
-        const existing = await lockEntities(tx, scope.tenant, [...new Set(ids)]);
-        const w = new WorkingSet(existing, scope.visibility, now);
-        const result = apply(w);
-        await this.write(tx, scope.tenant, existing, w);
-        return result;
-      });
-    } catch (error) {
-      if ((error as { code?: string }).code === '23505') {
-        throw alreadyExists('An entity with this id was created concurrently');
+    // Two writers creating the same new id race past the row lock; the loser retries and
+    // then sees the row (AlreadyExists for create, an update for upsert).
+    for (let attempt = 1; ; attempt++) {
+      const now = this.clock.now();
+      try {
+        return await this.db.transaction(async (tx) => {
+          if (options.createsTenant) await ensureTenant(tx, scope.tenant, now);
+          else if (!(await tenantExists(tx, scope.tenant))) throw nonexistentTenant(scope.tenant);
+          const existing = await lockEntities(tx, scope.tenant, [...new Set(ids)]);
+          const w = new WorkingSet(existing, scope.visibility, now);
+          const result = apply(w);
+          await this.write(tx, scope.tenant, existing, w);
+          return result;
+        });
+      } catch (error) {
+        if ((error as { code?: string }).code !== '23505') throw error;
+        if (attempt >= 3) throw alreadyExists('An entity with this id was created concurrently');
       }
-      throw error;
     }
   }
 

@@ -221,6 +221,8 @@ for (const backend of testBackends()) {
           ],
         },
         [room(1)],
+        { id: 'urn:ngsi-ld:Room:x', type: 'Room', location: { type: 'Property', value: 'here' } },
+        { id: 'urn:ngsi-ld:Room:x', type: 'Room', location: 'here' },
       ];
       for (const payload of cases) {
         const res = await call('POST', '/entities', payload);
@@ -704,6 +706,21 @@ for (const backend of testBackends()) {
       );
     });
 
+    it('lets concurrent upserts of one new entity both succeed', async () => {
+      const upsert = (v: number) =>
+        call('POST', '/entityOperations/upsert?options=update', [
+          { id: 'urn:ngsi-ld:Race:1', type: 'Race', [`v${v}`]: v },
+        ]);
+      const results = await Promise.all([upsert(1), upsert(2), upsert(3)]);
+      assert.deepEqual(
+        results.map((r) => r.statusCode).sort(),
+        [201, 204, 204],
+        results.map((r) => r.body).join(' | '),
+      );
+      const e = (await call('GET', '/entities/urn:ngsi-ld:Race:1?options=keyValues')).json();
+      assert.deepEqual([e.v1, e.v2, e.v3], [1, 2, 3]);
+    });
+
     it('isolates tenants and reports unknown ones', async () => {
       const tenant = { 'NGSILD-Tenant': 'city-a' };
       const unknown = await call('GET', '/entities?type=Room', undefined, {
@@ -721,6 +738,7 @@ for (const backend of testBackends()) {
       );
       const res = await call('POST', '/entities', room(1), tenant);
       assert.equal(res.statusCode, 201, res.body);
+      assert.equal(res.headers['ngsild-tenant'], 'city-a');
       assert.equal(
         (await call('GET', '/entities/urn:ngsi-ld:Room:1', undefined, tenant)).statusCode,
         200,
