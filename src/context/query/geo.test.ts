@@ -420,6 +420,94 @@ for (const backend of testBackends()) {
       );
     });
 
+    it('agrees with independent point-in-polygon, sampling and haversine on random data', async () => {
+      // A concave (L-shaped) district with a courtyard hole, around Madrid.
+      const district: Pos[][] = [
+        [
+          [-3.72, 40.4],
+          [-3.68, 40.4],
+          [-3.68, 40.41],
+          [-3.7, 40.41],
+          [-3.7, 40.43],
+          [-3.72, 40.43],
+          [-3.72, 40.4],
+        ],
+        square(-3.715, 40.405, -3.705, 40.415),
+      ];
+      let seed = 42;
+      const random = () => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed / 2 ** 31;
+      };
+      const randomPos = (): Pos => [-3.73 + random() * 0.06, 40.39 + random() * 0.05];
+      const tenant = 'random';
+      const points: Record<string, Pos> = {};
+      const lines: Record<string, Pos[]> = {};
+      for (let i = 0; i < 60; i++) {
+        const id = `urn:p${i}`;
+        points[id] = randomPos();
+        await insertEntity(tdb.db, { tenant, id, types: [`${NS}Place`] });
+        await insertGeo(
+          tdb.db,
+          id,
+          `${NS}location`,
+          { type: 'Point', coordinates: points[id] },
+          '',
+          tenant,
+        );
+      }
+      for (let i = 0; i < 40; i++) {
+        const id = `urn:l${i}`;
+        const a = randomPos();
+        lines[id] = [a, [a[0] + (random() - 0.5) * 0.02, a[1] + (random() - 0.5) * 0.02]];
+        await insertEntity(tdb.db, { tenant, id, types: [`${NS}Place`] });
+        await insertGeo(
+          tdb.db,
+          id,
+          `${NS}location`,
+          { type: 'LineString', coordinates: lines[id] },
+          '',
+          tenant,
+        );
+      }
+      const query = (params: GeoQueryParams) =>
+        selectIds(tdb.db, (ctx) => compileGeoQuery(parseGeoQuery(params)!, ctx), tenant);
+      const sampled = (line: Pos[], test: (p: Pos) => boolean) => {
+        const [a, b] = [line[0]!, line[1]!];
+        return Array.from({ length: 2001 }, (_, s) => s / 2000)
+          .map((t): Pos => [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])])
+          .map(test);
+      };
+      const inside = (p: Pos) => inPolygon(p, district);
+
+      const within = await query(geoParams('within', 'Polygon', district));
+      const intersects = await query(geoParams('intersects', 'Polygon', district));
+      const expectedWithin = [
+        ...Object.keys(points).filter((id) => inside(points[id]!)),
+        ...Object.keys(lines).filter((id) => sampled(lines[id]!, inside).every(Boolean)),
+      ].sort();
+      const expectedIntersects = [
+        ...Object.keys(points).filter((id) => inside(points[id]!)),
+        ...Object.keys(lines).filter((id) => sampled(lines[id]!, inside).some(Boolean)),
+      ].sort();
+      assert.ok(expectedWithin.length >= 10 && expectedIntersects.length > expectedWithin.length);
+      assert.deepEqual(within, expectedWithin);
+      assert.deepEqual(intersects, expectedIntersects);
+
+      const centre: Pos = [-3.7, 40.415];
+      for (const max of [300, 800, 1500]) {
+        const expected = [
+          ...Object.keys(points).filter((id) => haversine(centre, points[id]!) <= max),
+          ...Object.keys(lines).filter((id) => lineDistance(centre, lines[id]!) <= max),
+        ].sort();
+        assert.ok(expected.length > 0);
+        assert.deepEqual(
+          await query(geoParams(`near;maxDistance==${max}`, 'Point', centre)),
+          expected,
+        );
+      }
+    });
+
     it('lets the planner drive near/within from the GiST index on bbox, but not disjoint', async () => {
       const plan = (params: GeoQueryParams) =>
         tdb.db.transaction(async (tx) => {
