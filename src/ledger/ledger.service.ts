@@ -12,8 +12,7 @@ import {
   searchEntries,
   type SearchFilter,
 } from './ledger.repository.js';
-import { consistencyProof, inclusionProof, leafHash, treeRoot } from './merkle.js';
-import { HASH_SIZE } from './merkle.js';
+import { consistencyProof, HASH_SIZE, inclusionProof, leafHash, treeRoot } from './merkle.js';
 import { hashesAtLevel, TILE_WIDTH, tileReader, type TileAddress } from './tiles.js';
 
 export type Found<T> =
