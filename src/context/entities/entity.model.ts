@@ -446,6 +446,13 @@ function parseEntityInto(
       continue;
     }
     const instances = parseAttribute(value, map, `${base}/${name}`, c, options);
+    if (GEO_MEMBERS.has(iri)) {
+      // Common in published examples: a Property whose value is a geometry. Stored as
+      // the GeoProperty it must be (docs/ngsi-ld.md, deviations).
+      for (const inst of instances) {
+        if (inst.type === 'Property' && isGeometry(inst.value)) inst.type = 'GeoProperty';
+      }
+    }
     if (GEO_MEMBERS.has(iri) && instances.some((i) => i.type !== 'GeoProperty')) {
       c.add(`${base}/${name}`, `${name} must be a GeoProperty`);
       continue;
