@@ -49,6 +49,8 @@ const geoms: Record<string, Geom> = {
   'urn:retiro': { type: 'Point', coordinates: RETIRO },
   'urn:bcn': { type: 'Point', coordinates: BARCELONA },
   'urn:berlin': { type: 'Point', coordinates: BERLIN },
+  // On MADRID's outline: it touches MADRID but is not within it.
+  'urn:corner': { type: 'Point', coordinates: [-3.75, 40.38] },
   'urn:line': { type: 'LineString', coordinates: [PLAZA_MAYOR, ATOCHA] },
   'urn:line-cross': { type: 'LineString', coordinates: [SOL, BARCELONA] },
   'urn:park': { type: 'Polygon', coordinates: [PARK] },
@@ -314,6 +316,7 @@ for (const backend of testBackends()) {
         assert.equal(within.includes(id), inside, id);
       }
       const intersects = sorted([
+        'urn:corner',
         'urn:sol',
         'urn:line',
         'urn:line-cross',
@@ -339,7 +342,6 @@ for (const backend of testBackends()) {
         await sol('contains'),
         sorted([
           'urn:sol',
-          'urn:line-cross',
           'urn:park',
           'urn:big',
           'urn:multi',
@@ -348,6 +350,14 @@ for (const backend of testBackends()) {
         ]),
       );
       assert.deepEqual(await sol('equals'), ['urn:sol']);
+      // Sol is an end of urn:line-cross: on its boundary, so the line does not contain it.
+      const corner = (rel: string) => ids(geoParams(rel, 'Point', [-3.75, 40.38]));
+      assert.deepEqual(await corner('contains'), sorted(['urn:big', 'urn:corner']));
+      assert.deepEqual(
+        await corner('intersects'),
+        sorted(['urn:big', 'urn:corner', 'urn:madrid-equal']),
+      );
+      assert.deepEqual(await corner('within'), ['urn:corner']);
       assert.deepEqual(await sol('within'), ['urn:sol']);
 
       // A north-south line through the park crosses the Plaza Mayor–Atocha line and the
@@ -383,6 +393,7 @@ for (const backend of testBackends()) {
           geoParams('within', 'MultiPolygon', [[square(-4, 40, -3, 41)], [square(13, 52, 14, 53)]]),
         ),
         sorted([
+          'urn:corner',
           'urn:sol',
           'urn:retiro',
           'urn:line',
