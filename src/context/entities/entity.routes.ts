@@ -95,6 +95,11 @@ export type QueryParamsT = {
   lang?: string | undefined;
 };
 
+/** An entity id as a path segment: ':' stays readable (RFC 3986 allows it in segments). */
+export function entityPath(id: string): string {
+  return encodeURIComponent(id).replaceAll('%3A', ':');
+}
+
 export function checkEntityId(id: string): string {
   if (!isUri(id)) throw badRequest(`Invalid entity id: ${id}`);
   return id;
@@ -244,7 +249,7 @@ export function registerEntityRoutes(app: App, deps: ContextDeps): void {
       await service.create(writeScopeOf(request), input);
       return reply
         .code(201)
-        .header('Location', `/ngsi-ld/v1/entities/${encodeURIComponent(input.id!)}`)
+        .header('Location', `/ngsi-ld/v1/entities/${entityPath(input.id!)}`)
         .send();
     },
   );
@@ -427,6 +432,9 @@ export function registerEntityRoutes(app: App, deps: ContextDeps): void {
       const input = parseEntity(body, map, {});
       if (input.id !== undefined && input.id !== id)
         throw badRequest('The id in the body differs from the path');
+      if (Object.keys(input.attrs).length === 0 && !input.types && input.scopes === undefined) {
+        throw badRequest('No attributes to append');
+      }
       const noOverwrite = (commaList(request.query.options) ?? []).includes('noOverwrite');
       const result = await service.appendAttrs(writeScopeOf(request), id, input, noOverwrite);
       return sendUpdateResult(reply, map, result);

@@ -58,7 +58,7 @@ for (const backend of testBackends()) {
       };
       const created = await call('POST', '/entities', entity);
       assert.equal(created.statusCode, 201, created.body);
-      assert.equal(created.headers.location, '/ngsi-ld/v1/entities/urn%3Angsi-ld%3ARoom%3Acrud');
+      assert.equal(created.headers.location, '/ngsi-ld/v1/entities/urn:ngsi-ld:Room:crud');
 
       const got = await call('GET', '/entities/urn:ngsi-ld:Room:crud');
       assert.equal(got.statusCode, 200, got.body);
@@ -388,6 +388,8 @@ for (const backend of testBackends()) {
       assert.deepEqual(e.temperature, { type: 'Property', value: 26 });
 
       assert.equal((await call('PATCH', `${id}/attrs/nothing`, { value: 1 })).statusCode, 404);
+      assert.equal((await call('POST', `${id}/attrs`, {})).statusCode, 400);
+      assert.equal((await call('PATCH', `${id}/attrs`, {})).statusCode, 400);
       assert.equal(
         (await call('PATCH', `/entities/urn:ngsi-ld:Room:404/attrs/temperature`, { value: 1 }))
           .statusCode,

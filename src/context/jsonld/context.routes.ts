@@ -24,7 +24,7 @@ export function registerContextRoutes(app: App, deps: ContextDeps, clock: { now(
     URL: c.url,
     localId: c.id,
     kind: KIND_NAMES[c.kind],
-    createdAt: c.createdAt.toISOString(),
+    timestamp: (c.fetchedAt ?? c.createdAt).toISOString(),
     ...(c.lastUsedAt ? { lastUsage: c.lastUsedAt.toISOString() } : {}),
     numberOfHits: c.hits,
   });
