@@ -16,6 +16,18 @@ import { parseJsonBody } from './ngsi-request.js';
 
 export const NGSI_LD_PREFIX = '/ngsi-ld/v1';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * The entity service of this node, for features registered after this one (MQTT
+     * ingestion writes through it; subscriptions listen with `onChange`).
+     */
+    ngsiEntities: EntityService;
+    /** Resolves request @contexts to cached term maps. */
+    ngsiContexts: ContextResolver;
+  }
+}
+
 export const contextFeature: Feature = {
   name: 'context',
   async register(app, platform) {
@@ -28,6 +40,8 @@ export const contextFeature: Feature = {
       `${config.publicUrl}${NGSI_LD_PREFIX}/jsonldContexts/`,
     );
     const deps: ContextDeps = { db, resolver, service: new EntityService(db, clock) };
+    app.decorate('ngsiEntities', deps.service);
+    app.decorate('ngsiContexts', resolver);
     await app.register(
       async (scope) => {
         scope.addContentTypeParser(

@@ -38,6 +38,25 @@ export const nonexistentTenant = (tenant: string) =>
 export type Outcome =
   { id: string; ok: true; created?: boolean } | { id: string; ok: false; error: AppError };
 
+/** One entity changed by a committed-together write, for listeners in the same transaction. */
+export interface EntityChange {
+  tenant: string;
+  entityId: string;
+  kind: 'created' | 'updated' | 'deleted';
+  before: StoredEntity | null;
+  after: StoredEntity | null;
+}
+
+/**
+ * Runs inside the write's transaction after the entity rows, geo index and history are
+ * written (e.g. to queue notifications in an outbox); throwing rolls the write back.
+ */
+export type EntityChangeListener = (
+  tx: Queryable,
+  changes: readonly EntityChange[],
+  at: Date,
+) => Promise<void>;
+
 export interface AttrUpdateResult {
   updated: string[];
   notUpdated: { attributeName: string; reason: string }[];
@@ -154,6 +173,13 @@ function cloneEntity(e: StoredEntity): StoredEntity {
 }
 
 export class EntityService {
+  private readonly listeners: EntityChangeListener[] = [];
+
+  /** Registers a listener called in every write transaction with what changed. */
+  onChange(listener: EntityChangeListener): void {
+    this.listeners.push(listener);
+  }
+
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
@@ -211,6 +237,31 @@ export class EntityService {
     await updateEntities(tx, tenant, updates);
     await replaceGeo(tx, tenant, [...inserts, ...updates]);
     await appendHistory(tx, tenant, w.history);
+    if (this.listeners.length === 0) return;
+    const changes: EntityChange[] = [
+      ...reallyDeleted.map((id) => ({
+        tenant,
+        entityId: id,
+        kind: 'deleted' as const,
+        before: existing.get(id) ?? null,
+        after: null,
+      })),
+      ...inserts.map((e) => ({
+        tenant,
+        entityId: e.id,
+        kind: 'created' as const,
+        before: null,
+        after: e,
+      })),
+      ...updates.map((e) => ({
+        tenant,
+        entityId: e.id,
+        kind: 'updated' as const,
+        before: existing.get(e.id) ?? null,
+        after: e,
+      })),
+    ];
+    for (const listener of this.listeners) await listener(tx, changes, w.now);
   }
 
   // --- building blocks applied inside mutate -------------------------------------------

@@ -723,6 +723,29 @@ for (const backend of testBackends()) {
       assert.deepEqual([e.v1, e.v2, e.v3], [1, 2, 3]);
     });
 
+    it('calls change listeners inside the write transaction', async () => {
+      const seen: string[] = [];
+      let fail = false;
+      node.app.ngsiEntities.onChange(async (tx, changes) => {
+        for (const c of changes) seen.push(`${c.kind}:${c.entityId}`);
+        await tx.query('SELECT 1');
+        if (fail) throw new Error('listener failed');
+      });
+      await call('POST', '/entities', room(700));
+      await call('PATCH', '/entities/urn:ngsi-ld:Room:700/attrs', { temperature: 1 });
+      await call('DELETE', '/entities/urn:ngsi-ld:Room:700');
+      assert.deepEqual(seen, [
+        'created:urn:ngsi-ld:Room:700',
+        'updated:urn:ngsi-ld:Room:700',
+        'deleted:urn:ngsi-ld:Room:700',
+      ]);
+      fail = true;
+      const res = await call('POST', '/entities', room(701));
+      assert.equal(res.statusCode, 500);
+      fail = false;
+      assert.equal((await call('GET', '/entities/urn:ngsi-ld:Room:701')).statusCode, 404);
+    });
+
     it('isolates tenants and reports unknown ones', async () => {
       const tenant = { 'NGSILD-Tenant': 'city-a' };
       const unknown = await call('GET', '/entities?type=Room', undefined, {
