@@ -59,7 +59,12 @@ for (const backend of testBackends()) {
       await recordEvents(node, 5, 1000);
       await waitForTree(node, 305);
       const report = await verifyLog({ url: node.url, statePath: state('main') });
-      assert.deepEqual([report.previous?.size, report.size], [300, 305]);
+      assert.deepEqual(
+        [report.mode, report.previous?.size, report.size],
+        ['incremental', 300, 305],
+      );
+      const full = await verifyLog({ url: node.url, statePath: state('main'), full: true });
+      assert.deepEqual([full.mode, full.previous?.size, full.size], ['full', 305, 305]);
     });
 
     it('detects a log rewritten since the saved checkpoint', async () => {
@@ -69,6 +74,10 @@ for (const backend of testBackends()) {
       forged[`${node.url}/ledger`]!.root = Buffer.alloc(32, 7).toString('base64');
       writeFileSync(state('forged'), JSON.stringify(forged));
       await assert.rejects(verifyLog({ url: node.url, statePath: state('forged') }), /rewritten/);
+      await assert.rejects(
+        verifyLog({ url: node.url, statePath: state('forged'), full: true }),
+        /rewritten/,
+      );
     });
 
     it('refuses without a pinned key, with a wrong key, or an entry outside the log', async () => {
@@ -111,6 +120,32 @@ for (const backend of testBackends()) {
       } finally {
         await db.query('UPDATE ledger_entries SET entry = $1 WHERE idx = 5', [original]);
       }
+    });
+
+    it('detects a tampered new entry on an incremental run', async () => {
+      const before = (await verify({ statePath: state('inc') })).size;
+      await recordEvents(node, 3, 2000);
+      await waitForTree(node, before + 3);
+      const size = before + 3;
+      const db = node.platform.db;
+      const index = size - 2;
+      const { rows } = await db.query<{ entry: Uint8Array }>(
+        'SELECT entry FROM ledger_entries WHERE idx = $1',
+        [index],
+      );
+      const original = Buffer.from(rows[0]!.entry);
+      const forged = Buffer.from(original.toString('utf8').replace('traffic', 'tragic'));
+      await db.query('UPDATE ledger_entries SET entry = $1 WHERE idx = $2', [forged, index]);
+      try {
+        await assert.rejects(
+          verify({ statePath: state('inc') }),
+          new RegExp(`entry ${index} does not match the signed tree`),
+        );
+      } finally {
+        await db.query('UPDATE ledger_entries SET entry = $1 WHERE idx = $2', [original, index]);
+      }
+      const report = await verify({ statePath: state('inc') });
+      assert.equal(report.mode, 'incremental');
     });
 
     it('detects a tampered leaf tile and a tampered upper tile', async () => {

@@ -1,31 +1,34 @@
 /**
  * `ocp verify <node-url>`: an independent check of a node's ledger, needing nothing
- * from the node but its public tlog-tiles resources. It
- *   1. fetches the checkpoint and verifies its signature with a pinned key;
- *   2. fetches every entry bundle and hash tile, checks each entry is canonical JSON at
- *      its index, hashes it to the level-0 tiles, and recomputes every higher tile and
- *      the root, which must equal the signed root;
- *   3. checks the new tree extends the checkpoint saved locally on the last run
- *      (recomputing the old root from the same leaves);
- *   4. checks inclusion proofs for the entries asked for;
- * and only then saves the checkpoint as the new local state. Any mismatch throws a
- * VerifyError with a message that says what did not match.
+ * from the node but its public tlog-tiles resources. It fetches the checkpoint and
+ * verifies its signature with a pinned key, then
+ *   - on the first run (or with --full): fetches every entry bundle and hash tile,
+ *     checks each entry is canonical JSON at its index, hashes it into the level-0
+ *     tiles, recomputes every higher tile and the root, which must equal the signed
+ *     root, and recomputes the root saved last time from the same leaves;
+ *   - on later runs: checks a consistency proof (from the node's tiles) from the saved
+ *     checkpoint to the new one, and an inclusion proof for every entry added since;
+ * checks inclusion of the entries asked for, and only then saves the checkpoint as the
+ * new local state. Any mismatch throws a VerifyError saying what did not match.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { canonicalJson } from './canonical-json.js';
 import {
+  consistencyProof,
   HASH_SIZE,
   inclusionProof,
   leafHash,
   memoryReader,
+  ProofError,
   rootFromLeafHashes,
+  verifyConsistency,
   verifyInclusion,
   type Hash,
 } from './merkle.js';
 import { NoteError, openNote, parseCheckpoint, parseVkey, type Verifier } from './note.js';
-import { hashesAtLevel, splitHashes, tilePath, TILE_WIDTH } from './tiles.js';
+import { hashesAtLevel, splitHashes, tilePath, TILE_WIDTH, tileReader } from './tiles.js';
 
 export class VerifyError extends Error {
   constructor(message: string) {
@@ -50,6 +53,11 @@ export interface VerifyOptions {
   entries?: number[];
   /** Accept and pin the key the node publishes when none is pinned yet. */
   trustOnFirstUse?: boolean;
+  /**
+   * Audit every entry and tile even when a checkpoint was saved before (the first run
+   * always does); otherwise only the growth since the saved checkpoint is checked.
+   */
+  full?: boolean;
   timeoutMs?: number;
   /** Progress lines for people. */
   log?: (line: string) => void;
@@ -60,6 +68,7 @@ export interface VerifyReport {
   size: number;
   root: string;
   previous: { size: number; root: string } | null;
+  mode: 'full' | 'incremental';
   entries: { index: number; type: string; time: string; leafHash: string }[];
 }
 
@@ -219,23 +228,100 @@ export async function verifyLog(options: VerifyOptions): Promise<VerifyReport> {
     `checkpoint: ${checkpoint.origin}, ${size} entries, root ${checkpoint.root.toString('base64')}`,
   );
 
-  // 2. Entries → leaf hashes → level-0 tiles; every higher tile; the root.
+  const context: AuditContext = {
+    prefix,
+    timeoutMs,
+    log,
+    size,
+    root: checkpoint.root,
+    entries: options.entries ?? [],
+  };
+  const incremental = saved !== undefined && saved.origin === checkpoint.origin && !options.full;
+  const { previous, entries: reported } = incremental
+    ? await auditGrowth(context, saved)
+    : await auditAll(context, saved?.origin === checkpoint.origin ? saved : undefined);
+
+  state[prefix] = {
+    vkey,
+    origin: checkpoint.origin,
+    size,
+    root: checkpoint.root.toString('base64'),
+    verifiedAt: new Date().toISOString(),
+  };
+  writeState(statePath, state);
+  return {
+    origin: checkpoint.origin,
+    size,
+    root: checkpoint.root.toString('base64'),
+    previous,
+    mode: incremental ? 'incremental' : 'full',
+    entries: reported,
+  };
+}
+
+interface AuditContext {
+  prefix: string;
+  timeoutMs: number;
+  log: (line: string) => void;
+  size: number;
+  /** The signed root. */
+  root: Buffer;
+  entries: number[];
+}
+
+interface AuditResult {
+  previous: VerifyReport['previous'];
+  entries: VerifyReport['entries'];
+}
+
+/** Width of tile `index` at a level holding `count` hashes: null when full. */
+function tileWidth(count: number, index: number): number | null {
+  const width = count - index * TILE_WIDTH;
+  return width >= TILE_WIDTH ? null : width;
+}
+
+function checkEntry(entry: Buffer, index: number): { type: string; time: string } {
+  let parsed: { index?: unknown; type?: unknown; time?: unknown };
+  try {
+    parsed = JSON.parse(entry.toString('utf8')) as typeof parsed;
+  } catch {
+    throw new VerifyError(`entry ${index} is not JSON`);
+  }
+  if (canonicalJson(parsed) !== entry.toString('utf8')) {
+    throw new VerifyError(`entry ${index} is not in RFC 8785 canonical form`);
+  }
+  if (parsed.index !== index) {
+    throw new VerifyError(`entry ${index} claims index ${String(parsed.index)}`);
+  }
+  return { type: String(parsed.type), time: String(parsed.time) };
+}
+
+/**
+ * The full audit: every entry and every tile, the root recomputed from the entries,
+ * and the saved checkpoint's root recomputed from the same leaves.
+ */
+async function auditAll(context: AuditContext, saved: SavedLog | undefined): Promise<AuditResult> {
+  const { prefix, timeoutMs, log, size, root: signedRoot } = context;
+
+  // Entries → leaf hashes → level-0 tiles.
   const tileCount = Math.ceil(size / TILE_WIDTH);
-  const width = (count: number, index: number) =>
-    Math.min(TILE_WIDTH, count - index * TILE_WIDTH) === TILE_WIDTH
-      ? null
-      : count - index * TILE_WIDTH;
   const leafTiles = await inParallel(
     Array.from({ length: tileCount }, (_, n) => n),
     async (n) => {
-      const w = width(size, n);
-      const tileUrl = `${prefix}/${tilePath({ level: 0, index: n, width: w })}`;
-      const bundleUrl = `${prefix}/${tilePath({ level: 'entries', index: n, width: w })}`;
+      const width = tileWidth(size, n);
       const [tile, bundle] = await Promise.all([
-        fetchBytes(tileUrl, MAX_TILE_BYTES, timeoutMs),
-        fetchBytes(bundleUrl, MAX_BUNDLE_BYTES, timeoutMs),
+        fetchBytes(
+          `${prefix}/${tilePath({ level: 0, index: n, width })}`,
+          MAX_TILE_BYTES,
+          timeoutMs,
+        ),
+        fetchBytes(
+          `${prefix}/${tilePath({ level: 'entries', index: n, width })}`,
+          MAX_BUNDLE_BYTES,
+          timeoutMs,
+        ),
       ]);
-      const expected = w ?? TILE_WIDTH;
+      const expected = width ?? TILE_WIDTH;
       if (tile.length !== expected * HASH_SIZE) {
         throw new VerifyError(
           `tile 0/${n} has ${tile.length / HASH_SIZE} hashes, expected ${expected}`,
@@ -253,22 +339,14 @@ export async function verifyLog(options: VerifyOptions): Promise<VerifyReport> {
         if (!leafHash(entry).equals(hashes[i]!)) {
           throw new VerifyError(`entry ${index} does not match its leaf hash in tile 0/${n}`);
         }
-        let parsed: { index?: unknown };
-        try {
-          parsed = JSON.parse(entry.toString('utf8')) as { index?: unknown };
-        } catch {
-          throw new VerifyError(`entry ${index} is not JSON`);
-        }
-        if (canonicalJson(parsed) !== entry.toString('utf8')) {
-          throw new VerifyError(`entry ${index} is not in RFC 8785 canonical form`);
-        }
-        if (parsed.index !== index)
-          throw new VerifyError(`entry ${index} claims index ${String(parsed.index)}`);
+        checkEntry(entry, index);
       });
       return { hashes, entries };
     },
   );
   const leaves: Hash[] = leafTiles.flatMap((tile) => tile.hashes);
+
+  // Every higher tile must hold the roots of the full tiles below it.
   let below = leaves;
   for (let level = 1; hashesAtLevel(size, level) > 0; level++) {
     const count = hashesAtLevel(size, level);
@@ -278,7 +356,7 @@ export async function verifyLog(options: VerifyOptions): Promise<VerifyReport> {
     const tiles = await inParallel(
       Array.from({ length: Math.ceil(count / TILE_WIDTH) }, (_, n) => n),
       async (n) => {
-        const url = `${prefix}/${tilePath({ level, index: n, width: width(count, n) })}`;
+        const url = `${prefix}/${tilePath({ level, index: n, width: tileWidth(count, n) })}`;
         return splitHashes(await fetchBytes(url, MAX_TILE_BYTES, timeoutMs));
       },
     );
@@ -295,17 +373,19 @@ export async function verifyLog(options: VerifyOptions): Promise<VerifyReport> {
     });
     below = expected;
   }
+
+  // The root.
   const root = rootFromLeafHashes(leaves);
-  if (!root.equals(checkpoint.root)) {
+  if (!root.equals(signedRoot)) {
     throw new VerifyError(
-      `the entries hash to root ${root.toString('base64')}, but the checkpoint signs ${checkpoint.root.toString('base64')}`,
+      `the entries hash to root ${root.toString('base64')}, but the checkpoint signs ${signedRoot.toString('base64')}`,
     );
   }
   log(`recomputed the root from ${size} entries and ${tileCount} leaf tiles: match`);
 
-  // 3. Consistency with the checkpoint saved last time.
+  // Consistency with the checkpoint saved last time.
   let previous: VerifyReport['previous'] = null;
-  if (saved && saved.origin === checkpoint.origin) {
+  if (saved) {
     previous = { size: saved.size, root: saved.root };
     if (size < saved.size) {
       throw new VerifyError(
@@ -321,45 +401,100 @@ export async function verifyLog(options: VerifyOptions): Promise<VerifyReport> {
     log(`consistent with the checkpoint verified on ${saved.verifiedAt} (size ${saved.size})`);
   }
 
-  // 4. Inclusion of the entries asked for.
+  // Inclusion of the entries asked for.
   const read = memoryReader(leaves);
   const reported: VerifyReport['entries'] = [];
-  for (const index of options.entries ?? []) {
+  for (const index of context.entries) {
     if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
       throw new VerifyError(`entry ${index} is not in the log (size ${size})`);
     }
-    const proof = await inclusionProof(read, index, size);
     try {
-      verifyInclusion(index, size, leaves[index]!, proof, checkpoint.root);
+      verifyInclusion(index, size, leaves[index]!, await inclusionProof(read, index, size), root);
     } catch (error) {
       throw new VerifyError(`entry ${index} is not included: ${(error as Error).message}`);
     }
     const entry = leafTiles[Math.floor(index / TILE_WIDTH)]!.entries[index % TILE_WIDTH]!;
-    const parsed = JSON.parse(entry.toString('utf8')) as { type: string; time: string };
-    reported.push({
-      index,
-      type: parsed.type,
-      time: parsed.time,
-      leafHash: leaves[index]!.toString('base64'),
-    });
-    log(`entry ${index} (${parsed.type}, ${parsed.time}) is included`);
+    const { type, time } = checkEntry(entry, index);
+    reported.push({ index, type, time, leafHash: leaves[index]!.toString('base64') });
+    log(`entry ${index} (${type}, ${time}) is included`);
+  }
+  return { previous, entries: reported };
+}
+
+/**
+ * The incremental audit, after a full one: a consistency proof (built from the node's
+ * tiles) from the saved checkpoint to the new one, and inclusion proofs for every entry
+ * added since and for the entries asked for. Downloads only the tiles those proofs
+ * touch and the new entries' bundles.
+ */
+async function auditGrowth(context: AuditContext, saved: SavedLog): Promise<AuditResult> {
+  const { prefix, timeoutMs, log, size, root } = context;
+  if (size < saved.size) {
+    throw new VerifyError(
+      `the log shrank: it had ${saved.size} entries when last verified, now ${size}`,
+    );
+  }
+  const read = tileReader(async (level, index) => {
+    const width = tileWidth(hashesAtLevel(size, level), index);
+    if (width !== null && width <= 0)
+      throw new VerifyError(`tile ${level}/${index} is outside the tree`);
+    return fetchBytes(`${prefix}/${tilePath({ level, index, width })}`, MAX_TILE_BYTES, timeoutMs);
+  });
+  if (saved.size > 0) {
+    try {
+      const proof = saved.size === size ? [] : await consistencyProof(read, saved.size, size);
+      verifyConsistency(saved.size, size, proof, Buffer.from(saved.root, 'base64'), root);
+    } catch (error) {
+      if (!(error instanceof ProofError)) throw error;
+      throw new VerifyError(
+        `the log was rewritten: the tree of ${size} does not extend the one of ${saved.size} verified on ${saved.verifiedAt} (${error.message})`,
+      );
+    }
+    log(`consistent with the checkpoint verified on ${saved.verifiedAt} (size ${saved.size})`);
   }
 
-  state[prefix] = {
-    vkey,
-    origin: checkpoint.origin,
-    size,
-    root: checkpoint.root.toString('base64'),
-    verifiedAt: new Date().toISOString(),
+  const bundles = new Map<number, Promise<Buffer[]>>();
+  const entryAt = async (index: number): Promise<Buffer> => {
+    const n = Math.floor(index / TILE_WIDTH);
+    let bundle = bundles.get(n);
+    if (!bundle) {
+      const width = tileWidth(size, n);
+      bundle = fetchBytes(
+        `${prefix}/${tilePath({ level: 'entries', index: n, width })}`,
+        MAX_BUNDLE_BYTES,
+        timeoutMs,
+      ).then((bytes) => parseBundle(bytes, `entry bundle ${n}`));
+      bundles.set(n, bundle);
+    }
+    const entry = (await bundle)[index % TILE_WIDTH];
+    if (!entry) throw new VerifyError(`entry bundle ${n} is missing entry ${index}`);
+    return entry;
   };
-  writeState(statePath, state);
-  return {
-    origin: checkpoint.origin,
-    size,
-    root: checkpoint.root.toString('base64'),
-    previous,
-    entries: reported,
+  const check = async (index: number) => {
+    const entry = await entryAt(index);
+    const facts = checkEntry(entry, index);
+    const leaf = leafHash(entry);
+    try {
+      verifyInclusion(index, size, leaf, await inclusionProof(read, index, size), root);
+    } catch (error) {
+      if (!(error instanceof ProofError)) throw error;
+      throw new VerifyError(`entry ${index} does not match the signed tree: ${error.message}`);
+    }
+    return { ...facts, leaf };
   };
+  for (let index = saved.size; index < size; index++) await check(index);
+  log(`checked the ${size - saved.size} entries added since then`);
+
+  const reported: VerifyReport['entries'] = [];
+  for (const index of context.entries) {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+      throw new VerifyError(`entry ${index} is not in the log (size ${size})`);
+    }
+    const { type, time, leaf } = await check(index);
+    reported.push({ index, type, time, leafHash: leaf.toString('base64') });
+    log(`entry ${index} (${type}, ${time}) is included`);
+  }
+  return { previous: { size: saved.size, root: saved.root }, entries: reported };
 }
 
 export const verifyUsage = `Usage: ocp verify <node-url> [options]
@@ -374,6 +509,8 @@ Options:
   --state <file>           where the last verified checkpoint is kept
                            (default ~/.ocp/verify-state.json)
   --trust-on-first-use     pin the key the node serves now if none is pinned
+  --full                   re-check every entry and tile, not only what was added
+                           since the saved checkpoint (the first run always does)
   --timeout <ms>           time limit per request (default 15000)
 `;
 
@@ -425,10 +562,8 @@ export async function verifyCommand(
     out(`OK: ${report.origin} at size ${report.size} verifies\n`);
     return 0;
   } catch (error) {
-    if (error instanceof VerifyError || error instanceof TypeError) {
-      err(`ocp verify: FAILED: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    // Whatever went wrong, the log could not be verified: say so, plainly.
+    err(`ocp verify: FAILED: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
   }
 }
