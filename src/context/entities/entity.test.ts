@@ -515,12 +515,21 @@ for (const backend of testBackends()) {
       assert.equal(await ids('type=Car,Bike,Truck&q=speed>=10'), 'ab');
       assert.equal(await ids('q=speed<10;speed>1'), 'c');
       assert.equal(await ids('type=Car,Bike,Truck&scopeQ=/nowhere'), '');
+      await call('POST', `/entities/${t}:a/attrs`, {
+        address: { type: 'Property', value: { city: 'Porto', street: { name: 'Rua A' } } },
+      });
+      assert.equal(await ids('q=address[city]=="Porto"'), 'a');
+      assert.equal(await ids('q=address[street.name]=="Rua A"'), 'a');
+      assert.equal(await ids('q=address[city]=="Lisboa"'), '');
+      assert.equal(await ids('type=Bike&q=name[en]=="Bike"'), 'c');
+      const langKv = (await call('GET', `/entities?id=${t}:c&options=keyValues&lang=en`)).json();
+      assert.equal(langKv[0].name, 'Bike');
       const picked = (
         await call('GET', `/entities?id=${t}:a&pick=id,speed&options=keyValues`)
       ).json();
       assert.deepEqual(picked, [{ id: `${t}:a`, speed: 10 }]);
       const omitted = (
-        await call('GET', `/entities?id=${t}:a&omit=speed,type&options=keyValues`)
+        await call('GET', `/entities?id=${t}:a&omit=speed,type,address&options=keyValues`)
       ).json();
       assert.deepEqual(omitted, [{ id: `${t}:a`, brand: 'x' }]);
       const projected = (
@@ -606,6 +615,15 @@ for (const backend of testBackends()) {
         ),
         'dam,station,utrecht',
       );
+      const box = '[[[4.8,52.3],[5.0,52.3],[5.0,52.4],[4.8,52.4],[4.8,52.3]]]';
+      assert.equal(
+        await ids(`georel=intersects&geometry=Polygon&coordinates=${box}`),
+        'dam,station,utrecht',
+      );
+      assert.equal(await ids(`georel=disjoint&geometry=Polygon&coordinates=${box}`), '');
+      assert.equal(await ids('georel=equals&geometry=Point&coordinates=[4.8913,52.3731]'), 'dam');
+      assert.equal(await ids('georel=contains&geometry=Point&coordinates=[4.8913,52.3731]'), 'dam');
+      assert.equal(await ids(`georel=overlaps&geometry=Polygon&coordinates=${box}`), '');
       const bad = await call(
         'GET',
         '/entities?type=Place&georel=near&geometry=Point&coordinates=[1,2]',
