@@ -13,8 +13,14 @@ import { registryRepository } from './registry.repository.js';
 import { registerRegistryRoutes } from './registry.routes.js';
 import { RegistryService } from './registry.service.js';
 import { SigningKeys } from './signing-keys.js';
-import { PROVIDER_PATH, registerBuiltInProvider } from './sso/provider.js';
-import { builtInIssuer, externalIssuer, registerRelyingPartyRoutes } from './sso/relying-party.js';
+import {
+  builtInIssuer,
+  externalIssuer,
+  registerRelyingPartyRoutes,
+  type IssuerClient,
+} from './sso/relying-party.js';
+
+import { PROVIDER_PATH } from './sso/paths.js';
 import { SessionStore, sessionAuthenticator } from './sso/sessions.js';
 import { registerTokenRoutes } from './token.routes.js';
 import { TokenService } from './tokens.service.js';
@@ -70,17 +76,16 @@ export const identityFeature: Feature = {
     registerTokenRoutes(app, registry, keys, tokens);
     registerRegistryRoutes(app, registry, keys, `${config.publicUrl}${PROVIDER_PATH}`);
 
-    // Single sign-on: the configured issuers, or the node's own provider when there are none.
-    const issuers =
-      config.oidcIssuers.length > 0
-        ? config.oidcIssuers.map(externalIssuer)
-        : [
-            builtInIssuer(
-              app,
-              await registerBuiltInProvider(app, platform, registry),
-              config.publicUrl,
-            ),
-          ];
+    // Single sign-on: the configured issuers, or the node's own provider when there are
+    // none. The provider library is loaded only when it is used.
+    let issuers: IssuerClient[];
+    if (config.oidcIssuers.length > 0) {
+      issuers = config.oidcIssuers.map(externalIssuer);
+    } else {
+      const { registerBuiltInProvider } = await import('./sso/provider.js');
+      const provider = await registerBuiltInProvider(app, platform, registry);
+      issuers = [builtInIssuer(app, provider, config.publicUrl)];
+    }
     registerRelyingPartyRoutes(app, platform, registry, sessions, issuers);
     await sessions.purgeExpired();
   },

@@ -124,6 +124,15 @@ export interface OidcIssuerConfig {
   readonly rolesClaim?: string;
   /** Claim value → role. Values without an entry give no role. */
   readonly roles?: Readonly<Record<string, string>>;
+  /** Scopes to ask for; default "openid profile email". */
+  readonly scope?: string;
+}
+
+/** Another application that signs people in through the node's built-in provider. */
+export interface OidcProviderClientConfig {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly redirectUris: readonly string[];
 }
 
 const oidcIssuers: Parser<OidcIssuerConfig[]> = (raw) => {
@@ -175,7 +184,39 @@ const oidcIssuers: Parser<OidcIssuerConfig[]> = (raw) => {
       ...(e.organisations ? { organisations: e.organisations as Record<string, string> } : {}),
       ...(typeof e.rolesClaim === 'string' ? { rolesClaim: e.rolesClaim } : {}),
       ...(e.roles ? { roles: e.roles as Record<string, string> } : {}),
+      ...(typeof e.scope === 'string' ? { scope: e.scope } : {}),
     });
+  });
+};
+
+const oidcProviderClients: Parser<OidcProviderClientConfig[]> = (raw) => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new InvalidValue('must be a JSON array of clients');
+  }
+  if (!Array.isArray(parsed)) throw new InvalidValue('must be a JSON array of clients');
+  return parsed.map((entry: unknown, index) => {
+    const e = entry as Record<string, unknown>;
+    const where = `client #${index + 1}`;
+    if (typeof e !== 'object' || e === null) throw new InvalidValue(`${where} must be an object`);
+    if (typeof e.clientId !== 'string' || !/^[A-Za-z0-9._-]{1,100}$/.test(e.clientId)) {
+      throw new InvalidValue(`${where} needs a "clientId" of letters, digits, . _ -`);
+    }
+    if (e.clientId === 'ocp-portal') throw new InvalidValue(`${where}: "ocp-portal" is reserved`);
+    if (typeof e.clientSecret !== 'string' || e.clientSecret.length < 32) {
+      throw new InvalidValue(`${where} needs a "clientSecret" of at least 32 characters`);
+    }
+    if (!Array.isArray(e.redirectUris) || e.redirectUris.length === 0) {
+      throw new InvalidValue(`${where} needs "redirectUris" (a non-empty array)`);
+    }
+    const redirectUris = e.redirectUris.map((uri) => {
+      if (typeof uri !== 'string') throw new InvalidValue(`${where}: redirect URIs must be text`);
+      httpUrl(uri);
+      return uri;
+    });
+    return Object.freeze({ clientId: e.clientId, clientSecret: e.clientSecret, redirectUris });
   });
 };
 
@@ -293,6 +334,11 @@ export const variables = {
     parse: oidcIssuers,
     secret: true,
   },
+  OCP_OIDC_PROVIDER_CLIENTS: {
+    doc: 'Other applications that may sign people in through the built-in OpenID Provider (JSON array, see docs/identity.md).',
+    parse: oidcProviderClients,
+    secret: true,
+  },
   OCP_RATE_LIMIT: {
     doc: 'Rate limiting of HTTP requests per client and per IP address: on or off (e.g. for benchmarks).',
     default: 'on' as const,
@@ -334,6 +380,8 @@ export interface Config {
   readonly sessionTtlSeconds: number;
   /** External single sign-on issuers; empty means the built-in OpenID Provider. */
   readonly oidcIssuers: readonly OidcIssuerConfig[];
+  /** Further relying parties of the built-in provider (besides the node's portal). */
+  readonly oidcProviderClients: readonly OidcProviderClientConfig[];
   readonly rateLimit: {
     readonly enabled: boolean;
     readonly clientPerMinute: number;
@@ -443,6 +491,9 @@ export function loadConfig(env: Source = process.env): Config {
     accessTokenTtlSeconds: get('OCP_ACCESS_TOKEN_TTL_SECONDS'),
     sessionTtlSeconds: get('OCP_SESSION_TTL_SECONDS'),
     oidcIssuers: Object.freeze((get('OCP_OIDC_ISSUERS') as OidcIssuerConfig[] | undefined) ?? []),
+    oidcProviderClients: Object.freeze(
+      (get('OCP_OIDC_PROVIDER_CLIENTS') as OidcProviderClientConfig[] | undefined) ?? [],
+    ),
     rateLimit: Object.freeze({
       enabled: get('OCP_RATE_LIMIT') === 'on',
       clientPerMinute: get('OCP_RATE_LIMIT_CLIENT_PER_MINUTE'),

@@ -16,8 +16,8 @@ import { registryRepository } from '../registry.repository.js';
 import type { RegistryService } from '../registry.service.js';
 import { readCookie, setCookie, secureCookies } from './cookies.js';
 import { postgresAdapter } from './oidc-adapter.js';
+import { PROVIDER_PATH } from './paths.js';
 
-export const PROVIDER_PATH = '/oidc';
 export const PORTAL_CLIENT_ID = 'ocp-portal';
 const LOGIN_CSRF_COOKIE = 'ocp_login_csrf';
 const PORTAL_SCOPES = 'openid profile email';
@@ -98,6 +98,16 @@ export async function registerBuiltInProvider(
         token_endpoint_auth_method: 'client_secret_basic',
         id_token_signed_response_alg: 'EdDSA',
       },
+      // Other applications of the city that use this node as their sign-in.
+      ...config.oidcProviderClients.map((client) => ({
+        client_id: client.clientId,
+        client_secret: client.clientSecret,
+        redirect_uris: [...client.redirectUris],
+        grant_types: ['authorization_code'],
+        response_types: ['code' as const],
+        token_endpoint_auth_method: 'client_secret_basic' as const,
+        id_token_signed_response_alg: 'EdDSA' as const,
+      })),
     ],
     jwks: { keys: [jwk as never] },
     cookies: {
@@ -122,7 +132,13 @@ export async function registerBuiltInProvider(
       openid: ['sub'],
       profile: ['name'],
       email: ['email'],
+      // Organisation and node roles, for applications that map them (see docs/identity.md).
+      ocp: ['organisation_id', 'roles'],
     },
+    scopes: ['openid', 'profile', 'email', 'ocp'],
+    // Claims of the granted scopes go into the ID token, so relying parties need no
+    // userinfo call.
+    conformIdTokenClaims: false,
     interactions: {
       url: (_ctx: KoaContextWithOIDC, interaction) =>
         `${PROVIDER_PATH}/interaction/${interaction.uid}`,
@@ -136,10 +152,13 @@ export async function registerBuiltInProvider(
           sub: person.id,
           ...(person.displayName ? { name: person.displayName } : {}),
           ...(person.email ? { email: person.email } : {}),
+          organisation_id: person.organisationId,
+          roles: person.roles,
         }),
       };
     },
-    // The node's own portal is a first-party client: signing in implies consent.
+    // Every client of this provider is configured by the city (the portal, and the
+    // applications in OCP_OIDC_PROVIDER_CLIENTS): signing in implies consent.
     async loadExistingGrant(ctx) {
       const client = ctx.oidc.client;
       const accountId = ctx.oidc.session?.accountId;
@@ -150,9 +169,12 @@ export async function registerBuiltInProvider(
         const existing = await ctx.oidc.provider.Grant.find(grantId);
         if (existing) return existing;
       }
-      if (client.clientId !== PORTAL_CLIENT_ID) return undefined;
       const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId });
-      grant.addOIDCScope(PORTAL_SCOPES);
+      grant.addOIDCScope(
+        client.clientId === PORTAL_CLIENT_ID
+          ? PORTAL_SCOPES
+          : [...ctx.oidc.requestParamScopes].join(' ') || 'openid',
+      );
       await grant.save();
       return grant;
     },

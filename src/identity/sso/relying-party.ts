@@ -128,7 +128,7 @@ export function externalIssuer(config: OidcIssuerConfig): IssuerClient {
     issuer: config.issuer,
     clientId: config.clientId,
     clientSecret: config.clientSecret,
-    scope: 'openid profile email',
+    scope: config.scope ?? 'openid profile email',
     builtIn: false,
     mapping: config,
     async endpoints() {
