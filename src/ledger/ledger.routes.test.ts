@@ -189,3 +189,46 @@ for (const backend of testBackends()) {
     });
   });
 }
+
+describe('ledger key rotation over HTTP', () => {
+  let node: TestNode;
+  before(async () => {
+    node = await startTestNode({
+      listen: false,
+      mqtt: 'off',
+      env: { OCP_ANONYMOUS_ROLE: 'admin' },
+    });
+    await waitForTree(node, 0);
+  });
+  after(() => node.close());
+
+  it('rotates for an admin, logs the rotation and co-signs with both keys', async () => {
+    const oldKey = (await node.app.inject({ method: 'GET', url: '/ledger/key' })).body.trim();
+    const response = await node.app.inject({ method: 'POST', url: '/ledger/key/rotate' });
+    assert.equal(response.statusCode, 200);
+    const { keyId, previousKeyId } = response.json<{ keyId: string; previousKeyId: string }>();
+    assert.notEqual(keyId, previousKeyId);
+    await waitForTree(node, 1);
+    const newKey = (await node.app.inject({ method: 'GET', url: '/ledger/key' })).body.trim();
+    assert.notEqual(newKey, oldKey);
+    const note = (await node.app.inject({ method: 'GET', url: '/ledger/checkpoint' })).body;
+    assert.equal(openNote(note, [parseVkey(oldKey)]).verifiedBy.length, 1);
+    assert.equal(openNote(note, [parseVkey(newKey)]).verifiedBy.length, 1);
+    const entry = (await node.app.inject({ method: 'GET', url: '/ledger/entries/0' })).json<{
+      entry: { type: string; subject: { id: string }; details: { previousKeyId: string } };
+    }>().entry;
+    assert.equal(entry.type, 'ledger.key_rotated');
+    assert.equal(entry.subject.id, keyId);
+    assert.equal(entry.details.previousKeyId, previousKeyId);
+    const keys = (await node.app.inject({ method: 'GET', url: '/ledger/keys' })).json<{
+      keys: { id: string; status: string }[];
+    }>().keys;
+    assert.deepEqual(
+      keys.map((key) => [key.id, key.status]),
+      [
+        [keyId, 'active'],
+        [previousKeyId, 'retired'],
+      ],
+    );
+  });
+});
