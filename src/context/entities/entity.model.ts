@@ -494,6 +494,8 @@ export interface RenderOptions {
   omitMembers?: ReadonlySet<string> | undefined;
   /** Only these members (pick): also applies to id/type. */
   pickMembers?: ReadonlySet<string> | undefined;
+  /** Only attribute instances with these datasetIds ('@none': the default instance). */
+  datasetIds?: ReadonlySet<string> | undefined;
 }
 
 function pickLanguage(
@@ -620,8 +622,12 @@ export function renderEntity(
     out.createdAt = e.createdAt.toISOString();
     out.modifiedAt = e.modifiedAt.toISOString();
   }
-  for (const [iri, instances] of Object.entries(e.attrs)) {
+  for (const [iri, all] of Object.entries(e.attrs)) {
     if (o.attrs && !o.attrs.has(iri)) continue;
+    const instances = o.datasetIds
+      ? all.filter((i) => o.datasetIds!.has(i.datasetId ?? '@none'))
+      : all;
+    if (instances.length === 0) continue;
     const name = map.compact(iri);
     if (o.omitMembers?.has(iri) || (o.pickMembers && !o.pickMembers.has(iri))) continue;
     if (o.format === 'keyValues') {

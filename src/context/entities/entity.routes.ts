@@ -93,6 +93,7 @@ export type QueryParamsT = {
   options?: string | undefined;
   format?: string | undefined;
   lang?: string | undefined;
+  datasetId?: string | undefined;
 };
 
 /** An entity id as a path segment: ':' stays readable (RFC 3986 allows it in segments). */
@@ -148,7 +149,16 @@ export function renderOptionsOf(
     attrFilter: attrs?.map((a) => map.expand(a)),
     pickMembers: pick ? new Set(pick.map(member)) : undefined,
     omitMembers: omit ? new Set(omit.map(member)) : undefined,
+    datasetIds: params.datasetId === undefined ? undefined : new Set(datasetIds(params.datasetId)),
   };
+}
+
+function datasetIds(raw: string): string[] {
+  const list = commaList(raw) ?? [];
+  if (list.length === 0 || !list.every((d) => d === '@none' || isUri(d))) {
+    throw badRequest('datasetId must be a list of URIs or @none');
+  }
+  return list;
 }
 
 function parseCount(value: string | undefined, name: string, def: number): number {

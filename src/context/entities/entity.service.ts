@@ -483,10 +483,11 @@ export class EntityService {
   ): Promise<Outcome[]> {
     return this.mutate(scope, ids, { createsTenant }, (w) =>
       ids.map((id, index): Outcome => {
+        // Each operation touches only its own entity, so undoing a failure restores that id.
         const snapshot = {
-          changed: new Map(w.changed),
-          created: new Set(w.created),
-          deleted: new Map(w.deleted),
+          changed: w.changed.get(id),
+          created: w.created.has(id),
+          deleted: w.deleted.get(id),
           history: w.history.length,
         };
         try {
@@ -494,13 +495,12 @@ export class EntityService {
           return { id, ok: true, created: created === true };
         } catch (error) {
           if (!(error instanceof AppError)) throw error;
-          // Roll back this entity's part of the working set.
-          w.changed.clear();
-          for (const [k, v] of snapshot.changed) w.changed.set(k, v);
-          w.created.clear();
-          for (const k of snapshot.created) w.created.add(k);
-          w.deleted.clear();
-          for (const [k, v] of snapshot.deleted) w.deleted.set(k, v);
+          if (snapshot.changed) w.changed.set(id, snapshot.changed);
+          else w.changed.delete(id);
+          if (snapshot.created) w.created.add(id);
+          else w.created.delete(id);
+          if (snapshot.deleted) w.deleted.set(id, snapshot.deleted);
+          else w.deleted.delete(id);
           w.history.length = snapshot.history;
           return { id, ok: false, error };
         }

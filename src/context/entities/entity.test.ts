@@ -432,6 +432,11 @@ for (const backend of testBackends()) {
         13,
       );
       assert.equal((await call('GET', `${id}?options=keyValues`)).json().speed, 10);
+      const onlyGps = (await call('GET', `${id}?datasetId=urn:ngsi-ld:Dataset:gps`)).json();
+      assert.deepEqual(onlyGps.speed.datasetId, 'urn:ngsi-ld:Dataset:gps');
+      assert.equal(onlyGps.temperature, undefined);
+      const onlyDefault = (await call('GET', `${id}?datasetId=@none`)).json();
+      assert.equal(onlyDefault.speed.value, 10);
       res = await call('DELETE', `${id}/attrs/speed?datasetId=urn:ngsi-ld:Dataset:gps`);
       assert.equal(res.statusCode, 204);
       assert.equal(
