@@ -65,7 +65,7 @@ export async function buildServer(platform: Platform, features: readonly Feature
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     return503OnClosing: true,
     // NGSI-LD entity ids are URIs in the path and often exceed Fastify's default of 100.
-    maxParamLength: 2048,
+    routerOptions: { maxParamLength: 2048 },
     forceCloseConnections: 'idle',
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
