@@ -7,9 +7,7 @@ import type { Authenticator } from '../platform/http/access.js';
 import { rateLimited } from '../platform/http/errors.js';
 import type { Feature } from '../platform/http/server.js';
 import { bearerAuthenticator } from './authenticator.js';
-import { newSecret } from './ids.js';
 import { RateLimiter } from './rate-limit.js';
-import { registryRepository } from './registry.repository.js';
 import { registerRegistryRoutes } from './registry.routes.js';
 import { RegistryService } from './registry.service.js';
 import { SigningKeys } from './signing-keys.js';
@@ -32,8 +30,7 @@ export const identityFeature: Feature = {
   name: 'identity',
   async register(app, platform) {
     const { db, clock, config, logger } = platform;
-    const salt = await registryRepository.setting(db, 'person_hash_salt', newSecret());
-    const registry = new RegistryService(db, clock, salt);
+    const registry = new RegistryService(db, clock);
     const keys = new SigningKeys(db, clock, config.accessTokenTtlSeconds);
     await keys.ensureActiveKey();
     const tokens = new TokenService(

@@ -352,6 +352,19 @@ export const registryRepository = {
     );
   },
 
+  async setPersonStatus(
+    q: Queryable,
+    id: string,
+    status: 'active' | 'disabled',
+    at: Date,
+  ): Promise<boolean> {
+    const { rowCount } = await q.query(
+      'UPDATE identity_people SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2',
+      [id, status, at],
+    );
+    return rowCount > 0;
+  },
+
   async usernameTaken(q: Queryable, username: string): Promise<boolean> {
     const { rows } = await q.query('SELECT 1 FROM identity_people WHERE username = $1', [username]);
     return rows.length > 0;

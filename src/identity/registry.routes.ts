@@ -341,6 +341,29 @@ export function registerRegistryRoutes(
     },
   );
 
+  app.patch(
+    '/api/v1/people/:personId',
+    {
+      config: admin,
+      schema: {
+        tags,
+        summary: 'Disable or re-enable a person (their sessions end at once).',
+        params: Type.Object({ personId: PersonId }),
+        body: UpdateClient,
+        response: { 200: Person },
+      },
+    },
+    async (request) => {
+      const person = await registry.setPersonStatus(
+        request.actor,
+        request.params.personId,
+        request.body.status,
+      );
+      if (!person) throw notFound('No such person');
+      return personDto(person);
+    },
+  );
+
   // ── signing keys ───────────────────────────────────────────────────────────────
 
   app.get(

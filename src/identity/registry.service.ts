@@ -3,8 +3,7 @@
  * event in one transaction; ledger events name organisations and clients by id and
  * people only by a salted hash.
  */
-import { createHash } from 'node:crypto';
-import { recordLedgerEvent, type LedgerEvent } from '../ledger/ledger.events.js';
+import { ledgerPersonHash, recordLedgerEvent, type LedgerEvent } from '../ledger/ledger.events.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database, Queryable } from '../platform/db/database.js';
 import type { Actor, Role } from '../platform/http/access.js';
@@ -37,20 +36,19 @@ export class RegistryService {
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
-    private readonly personSalt: string,
   ) {}
 
-  /** A ledger-safe stand-in for a person id. */
-  personHash(personId: string): string {
-    return createHash('sha256').update(`${this.personSalt}:${personId}`).digest('hex');
-  }
-
-  private ledgerActor(by: ChangeActor): LedgerEvent['actor'] {
+  private async ledgerActor(tx: Queryable, by: ChangeActor): Promise<LedgerEvent['actor']> {
     return {
       organisationId: by.organisationId,
       clientId: by.kind === 'client' ? by.id : null,
-      personHash: by.kind === 'person' && by.id ? this.personHash(by.id) : null,
+      personHash: by.kind === 'person' && by.id ? await ledgerPersonHash(tx, by.id) : null,
     };
+  }
+
+  /** A person as a ledger subject: only the node's salted hash of their id. */
+  private async personSubject(tx: Queryable, personId: string): Promise<LedgerEvent['subject']> {
+    return { kind: 'person', id: await ledgerPersonHash(tx, personId) };
   }
 
   private async record(
@@ -62,7 +60,7 @@ export class RegistryService {
   ): Promise<void> {
     await recordLedgerEvent(
       tx,
-      { type, actor: this.ledgerActor(by), subject, ...(details ? { details } : {}) },
+      { type, actor: await this.ledgerActor(tx, by), subject, ...(details ? { details } : {}) },
       this.clock.now(),
     );
   }
@@ -235,10 +233,9 @@ export class RegistryService {
           tx,
           by,
           granted ? 'role.granted' : 'role.revoked',
-          {
-            kind: subject.kind,
-            id: subject.kind === 'client' ? subject.id : this.personHash(subject.id),
-          },
+          subject.kind === 'client'
+            ? { kind: 'client', id: subject.id }
+            : await this.personSubject(tx, subject.id),
           { role, organisationId: holder.organisationId },
         );
       }
@@ -258,6 +255,25 @@ export class RegistryService {
 
   listMembers(organisationId: string): Promise<Person[]> {
     return repo.listPeople(this.db, organisationId);
+  }
+
+  /** Disables or re-enables a person: their sessions stop working at once. */
+  setPersonStatus(
+    by: ChangeActor,
+    id: string,
+    status: 'active' | 'disabled',
+  ): Promise<Person | null> {
+    return this.db.transaction(async (tx) => {
+      if (await repo.setPersonStatus(tx, id, status, this.clock.now())) {
+        await this.record(
+          tx,
+          by,
+          status === 'disabled' ? 'person.disabled' : 'person.enabled',
+          await this.personSubject(tx, id),
+        );
+      }
+      return repo.getPerson(tx, id);
+    });
   }
 
   /** A local account of the built-in OpenID Provider. */
@@ -295,16 +311,10 @@ export class RegistryService {
         at,
       });
       for (const role of new Set(input.roles)) await repo.grantRole(tx, { personId: id }, role, at);
-      await this.record(
-        tx,
-        by,
-        'person.created',
-        { kind: 'person', id: this.personHash(id) },
-        {
-          organisationId: input.organisationId,
-          roles: [...new Set(input.roles)].sort().join(','),
-        },
-      );
+      await this.record(tx, by, 'person.created', await this.personSubject(tx, id), {
+        organisationId: input.organisationId,
+        roles: [...new Set(input.roles)].sort().join(','),
+      });
       const person = await repo.getPerson(tx, id);
       return { ok: true, person: person! } as const;
     });
@@ -353,15 +363,9 @@ export class RegistryService {
           passwordHash: null,
           at,
         });
-        await this.record(
-          tx,
-          system,
-          'person.created',
-          { kind: 'person', id: this.personHash(id) },
-          {
-            organisationId,
-          },
-        );
+        await this.record(tx, system, 'person.created', await this.personSubject(tx, id), {
+          organisationId,
+        });
       } else {
         await repo.updatePersonProfile(
           tx,
@@ -378,24 +382,20 @@ export class RegistryService {
             !person.roles.includes(role) &&
             (await repo.grantRole(tx, { personId: person.id }, role, at))
           ) {
-            await this.record(
-              tx,
-              system,
-              'role.granted',
-              { kind: 'person', id: this.personHash(person.id) },
-              { role, organisationId: person.organisationId, source: 'sign-in' },
-            );
+            await this.record(tx, system, 'role.granted', await this.personSubject(tx, person.id), {
+              role,
+              organisationId: person.organisationId,
+              source: 'sign-in',
+            });
           }
         }
         for (const role of person.roles) {
           if (!wanted.has(role) && (await repo.revokeRole(tx, { personId: person.id }, role))) {
-            await this.record(
-              tx,
-              system,
-              'role.revoked',
-              { kind: 'person', id: this.personHash(person.id) },
-              { role, organisationId: person.organisationId, source: 'sign-in' },
-            );
+            await this.record(tx, system, 'role.revoked', await this.personSubject(tx, person.id), {
+              role,
+              organisationId: person.organisationId,
+              source: 'sign-in',
+            });
           }
         }
         person = (await repo.getPerson(tx, person.id))!;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
+import { ledgerPersonHash } from '../ledger/ledger.events.js';
 import { testBackends } from '../platform/testing/database.js';
 import type { TestNode } from '../platform/testing/node.js';
 import { adminToken, bearer, form, startIdentityNode } from './identity.testing.js';
@@ -185,6 +186,55 @@ for (const backend of testBackends()) {
       assert.match(sessionHeader, /HttpOnly/);
       assert.match(sessionHeader, /SameSite=Lax/);
       assert.match(sessionHeader, /Path=\//);
+    });
+
+    it('disabling a person ends their sessions at once and blocks sign-in', async () => {
+      const browser = new Browser(node);
+      const { page, loginUrl } = await startSignIn(browser);
+      const signedIn = await browser.follow(
+        await browser.request('POST', loginUrl, {
+          payload: form({
+            username: 'steward.sam',
+            password: 'a long local password',
+            csrf: hiddenField(page.body, 'csrf'),
+          }),
+        }),
+      );
+      assert.ok(signedIn.visited.some((v) => v.includes('/auth/callback')));
+      assert.equal((await browser.request('GET', '/api/v1/me')).statusCode, 200);
+
+      const admin = await adminToken(node);
+      const setStatus = (status: string) =>
+        node.app.inject({
+          method: 'PATCH',
+          url: `/api/v1/people/${personId}`,
+          headers: bearer(admin),
+          payload: { status },
+        });
+      assert.equal((await setStatus('disabled')).json().status, 'disabled');
+      assert.equal((await browser.request('GET', '/api/v1/me')).statusCode, 401);
+
+      const again = new Browser(node);
+      const second = await startSignIn(again);
+      const refused = await again.request('POST', second.loginUrl, {
+        payload: form({
+          username: 'steward.sam',
+          password: 'a long local password',
+          csrf: hiddenField(second.page.body, 'csrf'),
+        }),
+      });
+      assert.equal(refused.statusCode, 401);
+      assert.equal((await setStatus('active')).json().status, 'active');
+
+      const { rows } = await node.platform.db.query<{ type: string; id: string }>(
+        `SELECT event->>'type' AS type, event->'subject'->>'id' AS id FROM ledger_queue
+         WHERE event->>'type' IN ('person.disabled', 'person.enabled') ORDER BY ledger_queue.id`,
+      );
+      assert.deepEqual(
+        rows.map((r) => r.type),
+        ['person.disabled', 'person.enabled'],
+      );
+      assert.equal(rows[0]!.id, await ledgerPersonHash(node.platform.db, personId));
     });
 
     it('refuses a login form without its CSRF token', async () => {
