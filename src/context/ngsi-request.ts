@@ -153,6 +153,17 @@ export function sendNgsi(
     return reply.type('application/ld+json').serializer(JSON.stringify).send(payload);
   }
   reply.header('Link', linkHeader(contextUrl(context)));
+  if (type === 'application/geo+json') {
+    // GeoJSON features carry their @context as a member too.
+    const ctx = context ?? CORE_CONTEXT_URL;
+    const feature = (f: unknown) => (f && typeof f === 'object' ? { ...f, '@context': ctx } : f);
+    const b = body as { type?: string; features?: unknown[] };
+    const payload =
+      b && b.type === 'FeatureCollection' && Array.isArray(b.features)
+        ? { ...b, features: b.features.map(feature) }
+        : feature(body);
+    return reply.type(type).serializer(JSON.stringify).send(payload);
+  }
   return reply.type(type).serializer(JSON.stringify).send(body);
 }
 

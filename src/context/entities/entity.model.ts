@@ -618,7 +618,7 @@ export function renderEntity(
   if (e.scopes && e.scopes.length > 0 && include('scope')) {
     out.scope = e.scopes.length === 1 ? e.scopes[0] : e.scopes;
   }
-  if (o.sysAttrs && o.format !== 'keyValues') {
+  if (o.sysAttrs) {
     out.createdAt = e.createdAt.toISOString();
     out.modifiedAt = e.modifiedAt.toISOString();
   }
@@ -631,8 +631,13 @@ export function renderEntity(
     const name = map.compact(iri);
     if (o.omitMembers?.has(iri) || (o.pickMembers && !o.pickMembers.has(iri))) continue;
     if (o.format === 'keyValues') {
-      const def = instances.find((i) => i.datasetId === undefined) ?? instances[0];
-      if (def) out[name] = renderInstance(def, map, o);
+      // Several instances: { "dataset": { "@none" | datasetId: value } }.
+      if (instances.length === 1) out[name] = renderInstance(instances[0]!, map, o);
+      else {
+        const dataset: Record<string, unknown> = {};
+        for (const i of instances) dataset[i.datasetId ?? '@none'] = renderInstance(i, map, o);
+        out[name] = { dataset };
+      }
       continue;
     }
     const rendered = instances.map((i) => renderInstance(i, map, o));

@@ -431,7 +431,9 @@ for (const backend of testBackends()) {
           .value,
         13,
       );
-      assert.equal((await call('GET', `${id}?options=keyValues`)).json().speed, 10);
+      assert.deepEqual((await call('GET', `${id}?options=keyValues`)).json().speed, {
+        dataset: { '@none': 10, 'urn:ngsi-ld:Dataset:gps': 13, 'urn:ngsi-ld:Dataset:radar': 12 },
+      });
       const onlyGps = (await call('GET', `${id}?datasetId=urn:ngsi-ld:Dataset:gps`)).json();
       assert.deepEqual(onlyGps.speed.datasetId, 'urn:ngsi-ld:Dataset:gps');
       assert.equal(onlyGps.temperature, undefined);
