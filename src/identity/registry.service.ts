@@ -21,6 +21,7 @@ import { DUMMY_HASH, hashSecret, verifySecret } from './secrets.js';
 /** The client that OCP_BOOTSTRAP_ADMIN_SECRET creates, and the organisation owning it. */
 export const BOOTSTRAP_CLIENT_ID = 'admin';
 export const NODE_OPERATOR_ORGANISATION_ID = 'org_node';
+const BOOTSTRAP_LOCK = 0x0c9_0021;
 
 /** Who performed a change, as the ledger may record it. */
 export type ChangeActor = Pick<Actor, 'kind' | 'id' | 'organisationId'>;
@@ -421,6 +422,16 @@ export class RegistryService {
     const secretHash = await hashSecret(secret);
     const system: ChangeActor = { kind: 'anonymous', id: null, organisationId: null };
     return this.db.transaction(async (tx) => {
+      // Processes starting together: one resets, the others find it done.
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_LOCK]);
+      const again = await repo.getClient(tx, BOOTSTRAP_CLIENT_ID);
+      if (
+        again?.status === 'active' &&
+        again.roles.includes('admin') &&
+        (await verifySecret(secret, again.secretHash))
+      ) {
+        return 'unchanged' as const;
+      }
       const at = this.clock.now();
       if (
         await repo.ensureOrganisation(tx, {

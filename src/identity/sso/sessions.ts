@@ -74,8 +74,13 @@ export class SessionStore {
     await this.db.query('DELETE FROM identity_sessions WHERE id_hash = $1', [sha256(id)]);
   }
 
+  /** Housekeeping at start: ended sessions, abandoned sign-ins, expired provider records. */
   async purgeExpired(): Promise<void> {
-    await this.db.query('DELETE FROM identity_sessions WHERE expires_at <= $1', [this.clock.now()]);
+    const now = this.clock.now();
+    await this.db.query('DELETE FROM identity_sessions WHERE expires_at <= $1', [now]);
+    await this.db.query('DELETE FROM identity_login_attempts WHERE expires_at <= $1', [now]);
+    // The provider's records expire on its own (system) clock; see oidc-adapter.ts.
+    await this.db.query('DELETE FROM identity_oidc_records WHERE expires_at <= $1', [new Date()]);
   }
 }
 
