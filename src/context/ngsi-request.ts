@@ -141,8 +141,11 @@ export function sendNgsi(
   context: RequestContext | undefined,
   body: unknown,
   status = 200,
+  /** Further Link header values (pagination). */
+  links: string[] = [],
 ): FastifyReply {
   reply.code(status);
+  if (type === 'application/ld+json' && links.length > 0) reply.header('Link', links);
   if (type === 'application/ld+json') {
     const ctx = context ?? CORE_CONTEXT_URL;
     const add = (item: unknown) =>
@@ -152,7 +155,8 @@ export function sendNgsi(
     const payload = Array.isArray(body) ? body.map(add) : add(body);
     return reply.type('application/ld+json').serializer(JSON.stringify).send(payload);
   }
-  reply.header('Link', linkHeader(contextUrl(context)));
+  const contextLink = linkHeader(contextUrl(context));
+  reply.header('Link', links.length > 0 ? [contextLink, ...links] : contextLink);
   if (type === 'application/geo+json') {
     // GeoJSON features carry their @context as a member too.
     const ctx = context ?? CORE_CONTEXT_URL;

@@ -230,7 +230,27 @@ export async function runQuery(
   ]);
   if (total !== null) reply.header('NGSILD-Results-Count', String(total));
   const geometryProperty = map.expand(params.geometryProperty ?? 'location');
-  return sendNgsi(reply, type, context, renderList(entities, map, render, type, geometryProperty));
+  const links: string[] = [];
+  if (request.method === 'GET' && page.limit > 0) {
+    const page_ = (offset: number) => {
+      const url = new URL(request.url, 'http://local');
+      url.searchParams.set('offset', String(offset));
+      url.searchParams.set('limit', String(page.limit));
+      return `${url.pathname}${url.search}`;
+    };
+    if (page.offset > 0)
+      links.push(`<${page_(Math.max(0, page.offset - page.limit))}>; rel="prev"; type="${type}"`);
+    const more = total !== null ? page.offset + page.limit < total : entities.length === page.limit;
+    if (more) links.push(`<${page_(page.offset + page.limit)}>; rel="next"; type="${type}"`);
+  }
+  return sendNgsi(
+    reply,
+    type,
+    context,
+    renderList(entities, map, render, type, geometryProperty),
+    200,
+    links,
+  );
 }
 
 export function registerEntityRoutes(app: App, deps: ContextDeps): void {

@@ -547,8 +547,15 @@ for (const backend of testBackends()) {
       const page1 = await call('GET', '/entities?type=Car,Bike,Truck&limit=2&count=true');
       assert.equal(page1.headers['ngsild-results-count'], '4');
       assert.equal(page1.json().length, 2);
+      const links = page1.headers.link as unknown as string[];
+      assert.ok(Array.isArray(links) && links.length === 2, String(page1.headers.link));
+      assert.match(
+        links[1]!,
+        /^<\/ngsi-ld\/v1\/entities\?type=Car%2CBike%2CTruck&limit=2&count=true&offset=2>; rel="next"/,
+      );
       const page2 = await call('GET', '/entities?type=Car,Bike,Truck&limit=2&offset=2');
       assert.equal(page2.json().length, 2);
+      assert.match(String(page2.headers.link), /limit=2&offset=0>; rel="prev"/);
       assert.notDeepEqual(page1.json()[0].id, page2.json()[0].id);
       const onlyCount = await call('GET', '/entities?type=Car&limit=0&count=true');
       assert.equal(onlyCount.statusCode, 200);
