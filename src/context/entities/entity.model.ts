@@ -103,6 +103,7 @@ export function isValidName(value: unknown): value is string {
     typeof value === 'string' &&
     value.length > 0 &&
     value.length <= 512 &&
+    !value.startsWith('@') &&
     !FORBIDDEN_NAME.test(value)
   );
 }

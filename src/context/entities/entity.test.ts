@@ -199,6 +199,7 @@ for (const backend of testBackends()) {
         { id: 'urn:ngsi-ld:Room:x' },
         { type: 'Room' },
         { id: 'urn:ngsi-ld:Room:x', type: 'Room', 'bad(name)': 1 },
+        { id: 'urn:ngsi-ld:Room:x', type: 'Room', '@graph': 1 },
         { id: 'urn:ngsi-ld:Room:x', type: 'Room', temperature: { type: 'Property', value: null } },
         { id: 'urn:ngsi-ld:Room:x', type: 'Room', temperature: null },
         { id: 'urn:ngsi-ld:Room:x', type: 'Room', owner: { type: 'Relationship', object: 'nope' } },
