@@ -283,11 +283,26 @@ for (const backend of testBackends()) {
 
     it('never redirects sign-in to another site', async () => {
       const browser = new Browser(node);
-      await browser.request('GET', '/auth/login?returnTo=//evil.example/x');
+      const sneaky = [
+        '//evil.example/x',
+        '/\t/evil.example',
+        '/\\evil.example',
+        'https://evil.example',
+      ];
+      for (const returnTo of sneaky) {
+        const res = await browser.request(
+          'GET',
+          `/auth/login?returnTo=${encodeURIComponent(returnTo)}`,
+        );
+        assert.equal(res.statusCode, 302);
+      }
       const { rows } = await node.platform.db.query<{ return_to: string }>(
-        'SELECT return_to FROM identity_login_attempts ORDER BY expires_at DESC LIMIT 1',
+        `SELECT DISTINCT return_to FROM identity_login_attempts WHERE return_to <> '/portal/requests'`,
       );
-      assert.equal(rows[0]!.return_to, '/');
+      assert.deepEqual(
+        rows.map((r) => r.return_to),
+        ['/'],
+      );
       const unknown = await browser.request('GET', '/auth/login?issuer=elsewhere');
       assert.equal(unknown.statusCode, 400);
     });

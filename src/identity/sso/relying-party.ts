@@ -191,9 +191,11 @@ export function mapClaims(
 const signInFailed = (detail: string) => new AppError('unauthorized', detail);
 
 function safeReturnTo(value: string | undefined): string {
-  // Only paths on this node: never an open redirect.
-  if (!value || !value.startsWith('/') || value.startsWith('//') || value.includes('\\'))
-    return '/';
+  // Only paths on this node: never an open redirect. Printable ASCII only, because
+  // browsers drop tabs and newlines ("/\t/evil.example" would become "//evil.example").
+  const printable = /^[\x21-\x7e]+$/;
+  if (!value || !printable.test(value) || !value.startsWith('/')) return '/';
+  if (value.startsWith('//') || value.includes('\\')) return '/';
   return value;
 }
 
