@@ -211,8 +211,14 @@ export class EntityService {
           return result;
         });
       } catch (error) {
-        if ((error as { code?: string }).code !== '23505') throw error;
-        if (attempt >= 3) throw alreadyExists('An entity with this id was created concurrently');
+        // 23505: lost a create race; 40P01: deadlock victim. Both are safe to run again.
+        const code = (error as { code?: string }).code;
+        if (code !== '23505' && code !== '40P01') throw error;
+        if (attempt >= 3) {
+          if (code === '23505')
+            throw alreadyExists('An entity with this id was created concurrently');
+          throw error;
+        }
       }
     }
   }
@@ -232,6 +238,10 @@ export class EntityService {
       else inserts.push(e);
     }
     const reallyDeleted = deletes.filter((id) => !w.changed.has(id));
+    // One lock order for every writer (ids sorted), so concurrent batches do not deadlock.
+    const byId = (a: StoredEntity, b: StoredEntity) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    inserts.sort(byId);
+    updates.sort(byId);
     await deleteEntities(tx, tenant, reallyDeleted);
     await insertEntities(tx, tenant, inserts);
     await updateEntities(tx, tenant, updates);

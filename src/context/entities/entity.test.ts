@@ -779,6 +779,28 @@ for (const backend of testBackends()) {
       assert.equal((await call('GET', '/entities/urn:ngsi-ld:Room:701')).statusCode, 404);
     });
 
+    it('runs concurrent batches over the same new entities in any order', async () => {
+      const ids = Array.from(
+        { length: 20 },
+        (_, i) => `urn:ngsi-ld:Par:${String(i).padStart(2, '0')}`,
+      );
+      const batch = (list: string[], v: number) =>
+        call(
+          'POST',
+          '/entityOperations/upsert?options=update',
+          list.map((id) => ({ id, type: 'Par', [`v${v}`]: v })),
+        );
+      const results = await Promise.all([
+        batch(ids, 1),
+        batch([...ids].reverse(), 2),
+        batch(ids, 3),
+      ]);
+      for (const r of results) assert.ok([201, 204].includes(r.statusCode), r.body);
+      const all = (await call('GET', '/entities?type=Par&options=keyValues&limit=100')).json();
+      assert.equal(all.length, 20);
+      for (const e of all) assert.deepEqual([e.v1, e.v2, e.v3], [1, 2, 3]);
+    });
+
     it('isolates tenants and reports unknown ones', async () => {
       const tenant = { 'NGSILD-Tenant': 'city-a' };
       const unknown = await call('GET', '/entities?type=Room', undefined, {
