@@ -119,8 +119,13 @@ export class ContextResolver {
       body = JSON.parse(doc.body);
     } catch (error) {
       if (stored) {
-        // Serve the stale copy rather than fail when the origin is down.
-        return contextEntries(stored.body);
+        // Serve the stale copy rather than fail when the origin is down, and do not ask the
+        // origin again for a minute, so requests do not each wait for the timeout.
+        const objects = contextEntries(stored.body);
+        const expiresAt = now + Math.min(60_000, ttlMs);
+        this.documents.set(url, { objects: objects as ContextObject[], expiresAt });
+        state.expiresAt = Math.min(state.expiresAt, expiresAt);
+        return objects;
       }
       const why = error instanceof GuardedFetchError ? error.message : 'not valid JSON';
       throw contextNotAvailable(`@context ${url} could not be retrieved: ${why}`);

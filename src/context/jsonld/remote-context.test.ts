@@ -10,9 +10,16 @@ describe('remote @contexts through the guarded fetcher', () => {
   let node: TestNode;
   const hits: Record<string, number> = {};
   let version = 'ex:level';
+  let failing = false;
+  let now = new Date('2026-01-01T00:00:00Z');
+  const clock = { now: () => now };
   before(async () => {
     server = createServer((req, res) => {
       hits[req.url ?? ''] = (hits[req.url ?? ''] ?? 0) + 1;
+      if (failing) {
+        res.writeHead(500);
+        return res.end();
+      }
       if (req.url === '/ctx.jsonld') {
         res.setHeader('content-type', 'application/ld+json');
         return res.end(
@@ -29,6 +36,7 @@ describe('remote @contexts through the guarded fetcher', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     node = await startTestNode({
+      clock,
       mqtt: 'off',
       env: {
         OCP_ANONYMOUS_ROLE: 'admin',
@@ -93,6 +101,31 @@ describe('remote @contexts through the guarded fetcher', () => {
     });
     // "level" now means another IRI, so the stored attribute shows expanded.
     assert.equal(get.json()['https://example.org/level'], 5);
+  });
+
+  it('fetches again after the TTL, and keeps serving the stale copy when the origin fails', async () => {
+    const get = () =>
+      node.app.inject({
+        method: 'GET',
+        url: '/ngsi-ld/v1/entities?type=Tank&options=keyValues',
+        headers: link(`${origin}/ctx.jsonld`),
+      });
+    assert.equal((await get()).statusCode, 200);
+    const before = hits['/ctx.jsonld']!;
+    assert.equal((await get()).statusCode, 200);
+    assert.equal(hits['/ctx.jsonld'], before);
+    now = new Date(now.getTime() + 3601_000);
+    assert.equal((await get()).statusCode, 200);
+    assert.equal(hits['/ctx.jsonld'], before + 1);
+    now = new Date(now.getTime() + 3601_000);
+    failing = true;
+    const stale = await get();
+    assert.equal(stale.statusCode, 200, stale.body);
+    assert.equal(hits['/ctx.jsonld'], before + 2);
+    // The origin is not asked again right away.
+    assert.equal((await get()).statusCode, 200);
+    assert.equal(hits['/ctx.jsonld'], before + 2);
+    failing = false;
   });
 
   it('answers LdContextNotAvailable within the timeout when the origin hangs', async () => {
