@@ -729,6 +729,39 @@ for (const backend of testBackends()) {
       });
       assert.equal(res.headers['ngsild-results-count'], '3');
 
+      // application/ld+json batches: every entity carries its own @context.
+      const ldBatch = await node.app.inject({
+        method: 'POST',
+        url: '/ngsi-ld/v1/entityOperations/upsert',
+        headers: { 'content-type': 'application/ld+json' },
+        payload: JSON.stringify([
+          { id: `${b}:ld1`, type: 'T', v: 1, '@context': [{ v: 'https://example.org/v' }, CORE] },
+          { id: `${b}:ld2`, type: 'T', v: 2, '@context': CORE },
+          { id: `${b}:ld3`, type: 'T', v: 3 },
+        ]),
+      });
+      assert.equal(ldBatch.statusCode, 400, ldBatch.body);
+      const ldBatch2 = await node.app.inject({
+        method: 'POST',
+        url: '/ngsi-ld/v1/entityOperations/upsert',
+        headers: { 'content-type': 'application/ld+json' },
+        payload: JSON.stringify([
+          { id: `${b}:ld1`, type: 'T', v: 1, '@context': [{ v: 'https://example.org/v' }, CORE] },
+          { id: `${b}:ld2`, type: 'T', v: 2, '@context': CORE },
+        ]),
+      });
+      assert.equal(ldBatch2.statusCode, 201, ldBatch2.body);
+      const ld1 = (await call('GET', `/entities/${b}:ld1?options=keyValues`)).json();
+      assert.equal(ld1['https://example.org/v'], 1);
+      const ld2 = (await call('GET', `/entities/${b}:ld2?options=keyValues`)).json();
+      assert.equal(ld2.v, 2);
+      const ldQuery = await call('GET', `/entities?id=${b}:ld1,${b}:ld2`, undefined, {
+        accept: 'application/ld+json',
+      });
+      assert.equal(ldQuery.headers['content-type'], 'application/ld+json');
+      assert.ok(ldQuery.json().every((e: Record<string, unknown>) => e['@context'] === CORE));
+      await call('POST', '/entityOperations/delete', [`${b}:ld1`, `${b}:ld2`]);
+
       res = await call('POST', '/entityOperations/delete', [`${b}:1`, `${b}:404`]);
       assert.equal(res.statusCode, 207, res.body);
       assert.deepEqual(res.json().success, [`${b}:1`]);
