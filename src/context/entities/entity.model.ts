@@ -52,8 +52,6 @@ const META_MEMBERS = new Set([
   'lang',
   '@context',
 ]);
-/** Members accepted on input but maintained by the broker. */
-const SYSTEM_MEMBERS = new Set(['createdAt', 'modifiedAt', 'deletedAt', 'instanceId']);
 
 export const GEOMETRY_TYPES = new Set([
   'Point',
@@ -354,7 +352,6 @@ function parseInstance(
     const instances = parseAttribute(sub, map, `${path}/${name}`, c);
     if (instances.length > 0) inst[map.expand(name)] = instances;
   }
-  void SYSTEM_MEMBERS;
   return inst;
 }
 
