@@ -243,10 +243,15 @@ export async function runQuery(
     const more = total !== null ? page.offset + page.limit < total : entities.length === page.limit;
     if (more) links.push(`<${page_(page.offset + page.limit)}>; rel="next"; type="${type}"`);
   }
+  // An inline @context needs a URL of its own for the Link header of a JSON response.
+  const responseContext =
+    type !== 'application/ld+json' && context !== undefined && typeof context !== 'string'
+      ? await deps.resolver.linkFor(context)
+      : context;
   return sendNgsi(
     reply,
     type,
-    context,
+    responseContext,
     renderList(entities, map, render, type, geometryProperty),
     200,
     links,

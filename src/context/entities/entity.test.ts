@@ -760,6 +760,27 @@ for (const backend of testBackends()) {
       });
       assert.equal(ldQuery.headers['content-type'], 'application/ld+json');
       assert.ok(ldQuery.json().every((e: Record<string, unknown>) => e['@context'] === CORE));
+      // An inline context gets a URL of its own for the Link header of a JSON response.
+      const inlineQuery = await node.app.inject({
+        method: 'POST',
+        url: '/ngsi-ld/v1/entityOperations/query',
+        headers: { 'content-type': 'application/ld+json', accept: 'application/json' },
+        payload: JSON.stringify({
+          type: 'Query',
+          entities: [{ id: `${b}:ld1` }],
+          '@context': [{ v: 'https://example.org/v' }, CORE],
+        }),
+      });
+      assert.equal(inlineQuery.statusCode, 200, inlineQuery.body);
+      assert.equal(inlineQuery.json()[0].v.value, 1);
+      const implicitUrl = /^<([^>]+)>/.exec(String(inlineQuery.headers.link))![1]!;
+      assert.match(implicitUrl, /^http:\/\/ocp\.test\/ngsi-ld\/v1\/jsonldContexts\/implicit-/);
+      const viaLink = await call('GET', `/entities/${b}:ld1?options=keyValues`, undefined, {
+        link: `<${implicitUrl}>; rel="http://www.w3.org/ns/json-ld#context"`,
+      });
+      assert.equal(viaLink.json().v, 1);
+      const implicitList = (await call('GET', '/jsonldContexts?kind=ImplicitlyCreated')).json();
+      assert.deepEqual(implicitList, [implicitUrl]);
       await call('POST', '/entityOperations/delete', [`${b}:ld1`, `${b}:ld2`]);
 
       res = await call('POST', '/entityOperations/delete', [`${b}:1`, `${b}:404`]);

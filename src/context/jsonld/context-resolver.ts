@@ -5,7 +5,7 @@
  * cache of remote contexts, the database cache, and finally the guarded fetcher. A context
  * that cannot be obtained gives LdContextNotAvailable (503) within the fetch timeout.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from '../../platform/clock.js';
 import type { Database } from '../../platform/db/database.js';
 import { AppError, badRequest } from '../../platform/http/errors.js';
@@ -24,6 +24,7 @@ export const contextNotAvailable = (detail: string) =>
   new AppError('ld_context_not_available', detail);
 
 export class ContextResolver {
+  private readonly implicit = new Set<string>();
   private readonly maps = new Map<string, { map: TermMap; expiresAt: number }>();
   private readonly documents = new Map<string, { objects: ContextObject[]; expiresAt: number }>();
   readonly core: TermMap = TermMap.build([], [coreContextObject]);
@@ -101,11 +102,11 @@ export class ContextResolver {
     }
     const stored = await findContextByUrl(this.db, url);
     const ttlMs = this.ttlSeconds * 1000;
-    if (stored && (stored.kind === 'hosted' || (stored.fetchedAt?.getTime() ?? 0) + ttlMs > now)) {
+    if (stored && (stored.kind !== 'cached' || (stored.fetchedAt?.getTime() ?? 0) + ttlMs > now)) {
       await touchContext(this.db, url, this.clock.now());
       const objects = contextEntries(stored.body);
       const expiresAt =
-        stored.kind === 'hosted' ? now + ttlMs : (stored.fetchedAt?.getTime() ?? now) + ttlMs;
+        stored.kind !== 'cached' ? now + ttlMs : (stored.fetchedAt?.getTime() ?? now) + ttlMs;
       this.documents.set(url, { objects: objects as ContextObject[], expiresAt });
       state.expiresAt = Math.min(state.expiresAt, expiresAt);
       return objects;
@@ -147,9 +148,34 @@ export class ContextResolver {
     return objects;
   }
 
+  /**
+   * A URL for a request context, for `Link` headers: the URL itself, the core context, or
+   * for inline and compound contexts a node-hosted copy ("ImplicitlyCreated"), stored once.
+   */
+  async linkFor(context: RequestContext | undefined): Promise<string> {
+    if (context === undefined) return CORE_CONTEXT_URL;
+    if (typeof context === 'string') return context;
+    const id = `implicit-${createHash('sha256').update(JSON.stringify(context)).digest('hex').slice(0, 32)}`;
+    const url = `${this.hostedPrefix}${id}`;
+    if (!this.implicit.has(url)) {
+      if (!(await findContextByUrl(this.db, url))) {
+        await saveContext(this.db, {
+          id,
+          url,
+          kind: 'implicit',
+          body: { '@context': context },
+          at: this.clock.now(),
+        });
+      }
+      this.implicit.add(url);
+    }
+    return url;
+  }
+
   /** Forget everything derived from `url` (after a delete or reload). */
   invalidate(url: string): void {
     this.documents.delete(url);
+    this.implicit.delete(url);
     this.maps.clear();
   }
 

@@ -1,10 +1,13 @@
 /** SQL for @contexts kept by the node: hosted (added through /jsonldContexts) and cached remote ones. */
 import type { Queryable } from '../../platform/db/database.js';
 
+/** hosted: added by a client; cached: a fetched remote context; implicit: an inline context given a URL. */
+export type ContextKind = 'hosted' | 'cached' | 'implicit';
+
 export interface StoredContext {
   id: string;
   url: string;
-  kind: 'hosted' | 'cached';
+  kind: ContextKind;
   body: unknown;
   createdAt: Date;
   fetchedAt: Date | null;
@@ -15,7 +18,7 @@ export interface StoredContext {
 interface Row {
   id: string;
   url: string;
-  kind: 'hosted' | 'cached';
+  kind: ContextKind;
   body: unknown;
   created_at: Date;
   fetched_at: Date | null;
@@ -46,7 +49,7 @@ export async function findContextById(db: Queryable, id: string): Promise<Stored
 
 export async function listContexts(
   db: Queryable,
-  kind: 'hosted' | 'cached' | null,
+  kind: ContextKind | null,
 ): Promise<StoredContext[]> {
   const { rows } = await db.query<Row>(
     'SELECT * FROM ngsi_jsonld_contexts WHERE ($1::text IS NULL OR kind = $1) ORDER BY created_at, id',
@@ -57,7 +60,7 @@ export async function listContexts(
 
 export async function saveContext(
   db: Queryable,
-  c: { id: string; url: string; kind: 'hosted' | 'cached'; body: unknown; at: Date },
+  c: { id: string; url: string; kind: ContextKind; body: unknown; at: Date },
 ): Promise<void> {
   await db.query(
     `INSERT INTO ngsi_jsonld_contexts (id, url, kind, body, created_at, fetched_at)

@@ -12,9 +12,10 @@ import {
   listContexts,
   saveContext,
   type StoredContext,
+  type ContextKind,
 } from './context-store.js';
 
-const KIND_NAMES = { hosted: 'Hosted', cached: 'Cached' } as const;
+const KIND_NAMES = { hosted: 'Hosted', cached: 'Cached', implicit: 'ImplicitlyCreated' } as const;
 
 export function registerContextRoutes(app: App, deps: ContextDeps, clock: { now(): Date }): void {
   const tags = ['NGSI-LD @contexts'];
@@ -51,11 +52,13 @@ export function registerContextRoutes(app: App, deps: ContextDeps, clock: { now(
     },
     async (request, reply) => {
       const { details, kind } = request.query;
-      const kinds: Record<string, 'hosted' | 'cached'> = { Hosted: 'hosted', Cached: 'cached' };
-      if (kind !== undefined && !(kind in kinds) && kind !== 'ImplicitlyCreated')
-        throw badRequest(`Unknown kind ${kind}`);
-      const stored =
-        kind === 'ImplicitlyCreated' ? [] : await listContexts(deps.db, kind ? kinds[kind]! : null);
+      const kinds: Record<string, ContextKind> = {
+        Hosted: 'hosted',
+        Cached: 'cached',
+        ImplicitlyCreated: 'implicit',
+      };
+      if (kind !== undefined && !(kind in kinds)) throw badRequest(`Unknown kind ${kind}`);
+      const stored = await listContexts(deps.db, kind ? kinds[kind]! : null);
       const withCore = kind === undefined || kind === 'Cached';
       const body =
         details === 'true'
@@ -140,7 +143,7 @@ export function registerContextRoutes(app: App, deps: ContextDeps, clock: { now(
         throw badRequest('The core @context cannot be deleted');
       const found = await find(contextId);
       if (!found) throw notFound(`@context ${contextId} was not found`);
-      if (request.query.reload === 'true' && found.kind === 'hosted') {
+      if (request.query.reload === 'true' && found.kind !== 'cached') {
         throw badRequest('Only cached @contexts can be reloaded');
       }
       await deleteContext(deps.db, found.id);
