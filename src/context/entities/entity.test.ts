@@ -833,6 +833,43 @@ for (const backend of testBackends()) {
       assert.equal((await call('GET', '/entities/urn:ngsi-ld:Room:701')).statusCode, 404);
     });
 
+    it('keeps scopes and filters by them', async () => {
+      let res = await call('POST', '/entities', {
+        id: 'urn:ngsi-ld:S:1',
+        type: 'Scoped',
+        scope: ['/Madrid/Gardens', '/Parks'],
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      await call('POST', '/entities', { id: 'urn:ngsi-ld:S:2', type: 'Scoped', scope: '/Berlin' });
+      const e = (await call('GET', '/entities/urn:ngsi-ld:S:1')).json();
+      assert.deepEqual(e.scope, ['/Madrid/Gardens', '/Parks']);
+      const ids = async (q: string) =>
+        (
+          (await call('GET', `/entities?type=Scoped&scopeQ=${encodeURIComponent(q)}`)).json() as {
+            id: string;
+          }[]
+        )
+          .map((x) => x.id)
+          .sort();
+      assert.deepEqual(await ids('/Madrid/#'), ['urn:ngsi-ld:S:1']);
+      assert.deepEqual(await ids('/Berlin,/Parks'), ['urn:ngsi-ld:S:1', 'urn:ngsi-ld:S:2']);
+      res = await call('POST', '/entities', {
+        id: 'urn:ngsi-ld:S:3',
+        type: 'Scoped',
+        scope: 'no-slash',
+      });
+      assert.equal(res.statusCode, 400);
+      res = await call('POST', '/entities/urn:ngsi-ld:S:2/attrs', { scope: '/Bonn' });
+      assert.equal(res.statusCode, 204, res.body);
+      assert.deepEqual((await call('GET', '/entities/urn:ngsi-ld:S:2')).json().scope, [
+        '/Berlin',
+        '/Bonn',
+      ]);
+      res = await call('PATCH', '/entities/urn:ngsi-ld:S:2', { scope: null });
+      assert.equal(res.statusCode, 204, res.body);
+      assert.equal((await call('GET', '/entities/urn:ngsi-ld:S:2')).json().scope, undefined);
+    });
+
     it('runs concurrent batches over the same new entities in any order', async () => {
       const ids = Array.from(
         { length: 20 },
