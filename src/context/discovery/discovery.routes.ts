@@ -4,7 +4,6 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { badRequest, notFound } from '../../platform/http/errors.js';
 import type { App } from '../../platform/http/server.js';
-import { attributeSummary, typeSummary } from '../entities/entity.repository.js';
 import type { ContextDeps } from '../entities/entity.routes.js';
 import { isValidName } from '../entities/entity.model.js';
 import { linkContext, negotiate, sendNgsi, tenantOf, visibilityOf } from '../ngsi-request.js';
@@ -20,7 +19,6 @@ export function registerDiscoveryRoutes(app: App, deps: ContextDeps): void {
     const context = linkContext(request);
     const map = await deps.resolver.resolve(context);
     const tenant = tenantOf(request);
-    await deps.service.assertTenant(tenant);
     return { type, context, map, tenant, visibility: visibilityOf(request) };
   }
 
@@ -29,7 +27,7 @@ export function registerDiscoveryRoutes(app: App, deps: ContextDeps): void {
     { config, schema: { tags, summary: 'Entity types', querystring: Details } },
     async (request, reply) => {
       const { type, context, map, tenant, visibility } = await prepare(request);
-      const types = await typeSummary(deps.db, tenant, visibility, null);
+      const types = await deps.service.types(tenant, visibility, null);
       if (request.query.details === 'true') {
         return sendNgsi(
           reply,
@@ -61,9 +59,9 @@ export function registerDiscoveryRoutes(app: App, deps: ContextDeps): void {
       const { type, context, map, tenant, visibility } = await prepare(request);
       if (!isValidName(request.params.type)) throw badRequest('Invalid type name');
       const iri = map.expand(request.params.type);
-      const [info] = await typeSummary(deps.db, tenant, visibility, iri);
+      const [info] = await deps.service.types(tenant, visibility, iri);
       if (!info) throw notFound(`Type ${request.params.type} was not found`);
-      const attrs = await attributeSummary(deps.db, tenant, visibility, null, iri);
+      const attrs = await deps.service.attributes(tenant, visibility, null, iri);
       return sendNgsi(reply, type, context, {
         id: iri,
         type: 'EntityTypeInfo',
@@ -84,7 +82,7 @@ export function registerDiscoveryRoutes(app: App, deps: ContextDeps): void {
     { config, schema: { tags, summary: 'Attributes', querystring: Details } },
     async (request, reply) => {
       const { type, context, map, tenant, visibility } = await prepare(request);
-      const attrs = await attributeSummary(deps.db, tenant, visibility, null);
+      const attrs = await deps.service.attributes(tenant, visibility, null);
       if (request.query.details === 'true') {
         return sendNgsi(
           reply,
@@ -117,7 +115,7 @@ export function registerDiscoveryRoutes(app: App, deps: ContextDeps): void {
       const { type, context, map, tenant, visibility } = await prepare(request);
       if (!isValidName(request.params.attrId)) throw badRequest('Invalid attribute name');
       const iri = map.expand(request.params.attrId);
-      const [a] = await attributeSummary(deps.db, tenant, visibility, iri);
+      const [a] = await deps.service.attributes(tenant, visibility, iri);
       if (!a) throw notFound(`Attribute ${request.params.attrId} was not found`);
       return sendNgsi(reply, type, context, {
         id: a.attr,

@@ -28,8 +28,7 @@ import {
   type RenderOptions,
   type StoredEntity,
 } from './entity.model.js';
-import { buildEntityWhere, type EntityQuery, type EntitySelector } from './entity.query.js';
-import { countEntities, selectEntities } from './entity.repository.js';
+import type { EntityQuery, EntitySelector } from './entity.query.js';
 import type { EntityService } from './entity.service.js';
 import type { Database } from '../../platform/db/database.js';
 
@@ -213,7 +212,6 @@ export async function runQuery(
 ): Promise<FastifyReply> {
   const type = negotiate(request);
   const tenant = tenantOf(request);
-  await deps.service.assertTenant(tenant);
   const page = paginationOf(params);
   const render = renderOptionsOf(params, map);
   const full: EntityQuery = {
@@ -223,11 +221,7 @@ export async function runQuery(
     map,
     attrs: render.attrFilter,
   };
-  const sql = buildEntityWhere(full);
-  const [entities, total] = await Promise.all([
-    page.limit > 0 ? selectEntities(deps.db, sql, page.limit, page.offset) : Promise.resolve([]),
-    page.count ? countEntities(deps.db, sql) : Promise.resolve(null),
-  ]);
+  const { entities, total } = await deps.service.query(full, page);
   if (total !== null) reply.header('NGSILD-Results-Count', String(total));
   const geometryProperty = map.expand(params.geometryProperty ?? 'location');
   const links: string[] = [];
@@ -352,16 +346,8 @@ export function registerEntityRoutes(app: App, deps: ContextDeps): void {
       const type = negotiate(request);
       const { context, map } = await readContext(request);
       const tenant = tenantOf(request);
-      await service.assertTenant(tenant);
       const render = renderOptionsOf(request.query, map);
-      const sql = buildEntityWhere({
-        tenant,
-        visibility: visibilityOf(request),
-        map,
-        selectors: [],
-        ids: [id],
-      });
-      const [entity] = await selectEntities(deps.db, sql, 1, 0);
+      const entity = await service.retrieve({ tenant, visibility: visibilityOf(request), map }, id);
       if (!entity) throw notFound(`Entity ${id} was not found`);
       if (request.query.type !== undefined) {
         const wanted = (commaList(request.query.type) ?? []).map((t) => map.expand(t));

@@ -10,7 +10,12 @@ import type { Database, Queryable } from '../../platform/db/database.js';
 import { AppError, alreadyExists, badRequest, notFound } from '../../platform/http/errors.js';
 import type { Attrs, EntityInput, Instance, StoredEntity } from './entity.model.js';
 import { VALUE_MEMBER } from './entity.model.js';
+import { buildEntityWhere, type EntityQuery } from './entity.query.js';
 import {
+  attributeSummary,
+  countEntities,
+  selectEntities,
+  typeSummary,
   appendHistory,
   deleteEntities,
   ensureTenant,
@@ -184,6 +189,49 @@ export class EntityService {
     private readonly db: Database,
     private readonly clock: Clock,
   ) {}
+
+  // --- reads (scoped by visibility in SQL) ------------------------------------------------
+
+  /** One page of matching entities, and the total when asked for. */
+  async query(
+    query: EntityQuery,
+    page: { limit: number; offset: number; count: boolean },
+  ): Promise<{ entities: StoredEntity[]; total: number | null }> {
+    await this.assertTenant(query.tenant);
+    const sql = buildEntityWhere(query);
+    const [entities, total] = await Promise.all([
+      page.limit > 0 ? selectEntities(this.db, sql, page.limit, page.offset) : Promise.resolve([]),
+      page.count ? countEntities(this.db, sql) : Promise.resolve(null),
+    ]);
+    return { entities, total };
+  }
+
+  /** The entity, or null when it does not exist or the caller may not see it. */
+  async retrieve(
+    query: Omit<EntityQuery, 'selectors' | 'ids'>,
+    id: string,
+  ): Promise<StoredEntity | null> {
+    const { entities } = await this.query(
+      { ...query, selectors: [], ids: [id] },
+      { limit: 1, offset: 0, count: false },
+    );
+    return entities[0] ?? null;
+  }
+
+  async types(tenant: string, visibility: Visibility, type: string | null) {
+    await this.assertTenant(tenant);
+    return typeSummary(this.db, tenant, visibility, type);
+  }
+
+  async attributes(
+    tenant: string,
+    visibility: Visibility,
+    attr: string | null,
+    type: string | null = null,
+  ) {
+    await this.assertTenant(tenant);
+    return attributeSummary(this.db, tenant, visibility, attr, type);
+  }
 
   async assertTenant(tenant: string): Promise<void> {
     if (!(await tenantExists(this.db, tenant))) throw nonexistentTenant(tenant);
