@@ -4,7 +4,7 @@
  * this feature's scope only.
  */
 import { createGuardedFetcher } from '../platform/http/guarded-fetch.js';
-import { unsupportedMediaType } from '../platform/http/errors.js';
+import { AppError } from '../platform/http/errors.js';
 import type { Feature } from '../platform/http/server.js';
 import { registerDiscoveryRoutes } from './discovery/discovery.routes.js';
 import { registerBatchRoutes } from './entities/batch.routes.js';
@@ -55,6 +55,10 @@ export const contextFeature: Feature = {
             }
           },
         );
+        // Any other media type is read as text here and refused (415) by the hook below.
+        scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) =>
+          done(null, body),
+        );
         // The tenant a request addressed is named in the response too.
         scope.addHook('onRequest', async (request, reply) => {
           const tenant = request.headers['ngsild-tenant'];
@@ -70,8 +74,20 @@ export const contextFeature: Feature = {
             type === 'application/json' ||
             type === 'application/ld+json' ||
             (type === 'application/merge-patch+json' && request.method === 'PATCH');
-          if (!allowed)
-            throw unsupportedMediaType(`Content-Type ${type || '(none)'} is not accepted here`);
+          if (!allowed) {
+            throw new AppError(
+              'unsupported_media_type',
+              `Content-Type ${type || '(none)'} is not accepted here`,
+              request.method === 'PATCH'
+                ? {
+                    headers: {
+                      'Accept-Patch':
+                        'application/json, application/ld+json, application/merge-patch+json',
+                    },
+                  }
+                : {},
+            );
+          }
         });
         registerEntityRoutes(scope, deps);
         registerBatchRoutes(scope, deps);

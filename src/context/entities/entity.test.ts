@@ -245,6 +245,14 @@ for (const backend of testBackends()) {
         payload: 'x',
       });
       assert.equal(wrongType.statusCode, 415);
+      const wrongPatch = await node.app.inject({
+        method: 'PATCH',
+        url: '/ngsi-ld/v1/entities/urn:ngsi-ld:Room:x/attrs',
+        headers: { 'content-type': 'application/xml' },
+        payload: '<a/>',
+      });
+      assert.equal(wrongPatch.statusCode, 415);
+      assert.match(String(wrongPatch.headers['accept-patch']), /merge-patch/);
       assert.equal(await count('SELECT count(*)::int8 AS n FROM ngsi_entities'), before);
       assert.equal(await count('SELECT count(*)::int8 AS n FROM ngsi_attribute_history'), history);
       assert.equal((await call('GET', '/entities/not-a-uri')).statusCode, 400);
