@@ -4,6 +4,7 @@
  * type, the caller's visibility, and how to send a response with the right Link header.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Actor } from '../platform/http/access.js';
 import { badRequest, invalidRequest, notAcceptable } from '../platform/http/errors.js';
 import { CORE_CONTEXT_URL } from './jsonld/core-context.js';
 import type { RequestContext } from './jsonld/context-resolver.js';
@@ -20,10 +21,26 @@ export function tenantOf(request: FastifyRequest): string {
   return raw;
 }
 
-export function visibilityOf(request: FastifyRequest): Visibility {
-  const actor = request.actor;
+/**
+ * The one place an actor's right to see entities is decided. HTTP reads use
+ * `visibilityOf(request)`; work done later on an actor's behalf (notifications of a
+ * subscription) calls this with the actor and purpose stored when it was set up.
+ */
+export function visibilityForActor(actor: Actor, _purpose: string | null): Visibility {
   if (actor.roles.includes('admin')) return { all: true };
   return { all: false, org: actor.organisationId };
+}
+
+/** The purpose of use a request states (`OCP-Purpose` header), or null. */
+export function purposeOf(request: FastifyRequest): string | null {
+  const raw = request.headers['ocp-purpose'];
+  if (raw === undefined || raw === '') return null;
+  if (Array.isArray(raw) || raw.length > 200) throw badRequest('Invalid OCP-Purpose header');
+  return raw;
+}
+
+export function visibilityOf(request: FastifyRequest): Visibility {
+  return visibilityForActor(request.actor, purposeOf(request));
 }
 
 export function writeScopeOf(request: FastifyRequest): WriteScope {
