@@ -42,6 +42,16 @@ for (const backend of testBackends()) {
       await t.db.query("INSERT INTO sample (id) VALUES ('b'), ('c')");
       const updated = await t.db.query("UPDATE sample SET n = 1 WHERE id IN ('b', 'c')");
       assert.equal(updated.rowCount, 2);
+      const selected = await t.db.query("SELECT id FROM sample WHERE id IN ('b', 'c')");
+      assert.equal(selected.rowCount, 2);
+      const none = await t.db.query("DELETE FROM sample WHERE id = 'absent'");
+      assert.equal(none.rowCount, 0);
+    });
+
+    // PGlite is built without LLVM, so only PostgreSQL connections need JIT turned off.
+    it('runs PostgreSQL without JIT compilation', { skip: backend !== 'postgres' }, async () => {
+      const { rows } = await t.db.query<{ jit: string }>('SHOW jit');
+      assert.equal(rows[0]!.jit, 'off');
     });
 
     it('commits a transaction as a whole, or rolls it back as a whole', async () => {

@@ -34,7 +34,8 @@ export async function openPglite(
       const result = await target.query(sql, params as unknown[] | undefined);
       return {
         rows: result.rows as never[],
-        rowCount: result.affectedRows ?? result.rows.length,
+        // PGlite reports affectedRows 0 for SELECT; pg reports the rows returned.
+        rowCount: result.fields.length > 0 ? result.rows.length : (result.affectedRows ?? 0),
       };
     },
   });
