@@ -21,6 +21,8 @@ export interface MessageBus {
   readonly mode: 'embedded' | 'external' | 'off';
   /** Where devices connect (embedded: the local broker's URL), credentials removed. */
   readonly brokerUrl: string | null;
+  /** The in-process broker (embedded mode only), for features that install auth hooks. */
+  readonly embeddedBroker?: Aedes;
   connected(): boolean;
   publish(topic: string, payload: string | Buffer, options?: PublishOptions): Promise<void>;
   subscribe(
@@ -91,6 +93,7 @@ export async function openMessageBus(
   const embeddedBroker = broker;
   return {
     ...bus,
+    embeddedBroker,
     async close() {
       await bus.close();
       await new Promise<void>((resolve) => embeddedBroker.close(() => resolve()));
