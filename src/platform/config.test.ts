@@ -47,6 +47,7 @@ describe('config', () => {
           OCP_MQTT_URL: 'http://x',
           OCP_BOOTSTRAP_ADMIN_SECRET: 'short',
           OCP_PUBLIC_URL: 'ftp://x',
+          OCP_TRUST_PROXY: '10.0.0.1, proxy.example.org',
         });
       } catch (e) {
         return e;
@@ -62,6 +63,7 @@ describe('config', () => {
       'OCP_MQTT_URL',
       'OCP_PORT',
       'OCP_PUBLIC_URL',
+      'OCP_TRUST_PROXY',
     ]);
     // The secret's value must not be echoed back.
     assert.ok(!error.message.includes('short"'));

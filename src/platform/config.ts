@@ -49,6 +49,22 @@ const hostList: Parser<string[]> = (raw) =>
     .map((h) => h.trim().toLowerCase())
     .filter((h) => h !== '');
 
+/** Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed. */
+const proxyList: Parser<string[]> = (raw) => {
+  const entries = hostList(raw);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const v4 = /^\d{1,3}(\.\d{1,3}){3}$/.test(address!);
+    const v6 = /^[0-9a-f:]+$/.test(address!) && address!.includes(':');
+    const maxBits = v4 ? 32 : 128;
+    const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if ((!v4 && !v6) || !bitsOk || extra !== undefined) {
+      throw new InvalidValue(`"${entry}" is not an IP address or CIDR range`);
+    }
+  }
+  return entries;
+};
+
 const boolean: Parser<boolean> = (raw) => {
   if (raw === 'true' || raw === '1') return true;
   if (raw === 'false' || raw === '0') return false;
@@ -231,6 +247,11 @@ export const variables = {
     default: '127.0.0.1',
     parse: text,
   },
+  OCP_TRUST_PROXY: {
+    doc: 'Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (client IPs for rate limits and logs). Empty: none.',
+    default: [],
+    parse: proxyList,
+  },
   OCP_PORT: {
     doc: 'HTTP port. 0 picks a free port.',
     default: 8080,
@@ -363,6 +384,8 @@ type ValueOf<K extends VariableName> = ReturnType<Variables[K]['parse']>;
 export interface Config {
   readonly host: string;
   readonly port: number;
+  /** Reverse proxies trusted for X-Forwarded-*; empty trusts none. */
+  readonly trustProxy: readonly string[];
   readonly publicUrl: string;
   readonly dataDir: string;
   readonly database: DatabaseTarget;
@@ -468,6 +491,7 @@ export function loadConfig(env: Source = process.env): Config {
   return Object.freeze({
     host,
     port,
+    trustProxy: Object.freeze(get('OCP_TRUST_PROXY') as string[]),
     publicUrl: (get('OCP_PUBLIC_URL') as string | undefined) ?? `http://localhost:${port}`,
     dataDir,
     database:

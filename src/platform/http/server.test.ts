@@ -34,6 +34,9 @@ const probe: Feature = {
     app.get('/probe/members', { config: { access: 'authenticated' } }, async (request) => ({
       kind: request.actor.kind,
     }));
+    app.get('/probe/ip', { config: { access: 'public' } }, async (request) => ({
+      ip: request.ip,
+    }));
     app.get('/probe/stewards', { config: { access: { roles: ['steward'] } } }, async () => ({
       ok: true,
     }));
@@ -223,6 +226,28 @@ describe('route declarations', () => {
       assert.match(ready.warnings[0], /OCP_ANONYMOUS_ROLE=steward/);
     } finally {
       await node.close();
+    }
+  });
+
+  it('believes X-Forwarded-For only from the proxies named in OCP_TRUST_PROXY', async () => {
+    const forwarded = { 'x-forwarded-for': '203.0.113.9' };
+    const plain = await startTestNode({ features: [probe], listen: false, mqtt: 'off' });
+    const proxied = await startTestNode({
+      features: [probe],
+      listen: false,
+      mqtt: 'off',
+      env: { OCP_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' },
+    });
+    try {
+      const ipOf = async (node: TestNode, remoteAddress: string) =>
+        (await node.app.inject({ url: '/probe/ip', headers: forwarded, remoteAddress })).json().ip;
+      assert.equal(await ipOf(plain, '127.0.0.1'), '127.0.0.1');
+      assert.equal(await ipOf(proxied, '127.0.0.1'), '203.0.113.9');
+      assert.equal(await ipOf(proxied, '10.1.2.3'), '203.0.113.9');
+      // A caller that is not a named proxy cannot choose its own address.
+      assert.equal(await ipOf(proxied, '198.51.100.7'), '198.51.100.7');
+    } finally {
+      await Promise.all([plain.close(), proxied.close()]);
     }
   });
 });

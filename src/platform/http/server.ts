@@ -57,6 +57,8 @@ export async function buildServer(platform: Platform, features: readonly Feature
   const app = Fastify({
     loggerInstance: platform.logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimit,
+    // Only named proxies may set the client address; anyone else could forge it.
+    trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     // Accept a caller's correlation id when it is well-formed, mint one otherwise.
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
