@@ -9,14 +9,15 @@
  * Results are printed as a table and written to bench/results/<backend>-latest.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { normaliseEvent } from '../src/ledger/entry.js';
 import { contextLink, entity, kinds, position, rng, type Kind } from './city.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -102,6 +103,65 @@ async function runs(
     non2xx: results.reduce((s, r) => s + r.non2xx, 0),
     errors: results.reduce((s, r) => s + r.errors, 0),
     samples: results.map((r) => Math.round(r.rps)),
+  };
+}
+
+/** One line of the printed table: a figure, its baseline from the same run, the ratio. */
+interface Row {
+  figure: string;
+  median: number;
+  unit: string;
+  baseline?: { name: string; value: number } | undefined;
+  target: string;
+  maxRssMB?: number | undefined;
+}
+const table: Row[] = [];
+
+function printTable(rows: Row[]): void {
+  const cells = rows.map((r) => [
+    r.figure,
+    `${r.median.toLocaleString('en')} ${r.unit}`,
+    r.baseline ? `${Math.round(r.baseline.value).toLocaleString('en')} (${r.baseline.name})` : '—',
+    r.baseline ? (r.median / r.baseline.value).toFixed(2) : '—',
+    r.target,
+    r.maxRssMB === undefined ? '—' : `${r.maxRssMB} MB`,
+  ]);
+  const head = ['figure', 'median', 'baseline', 'ratio', 'target', 'max RSS'];
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => `| ${c.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
+  console.log(
+    [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join(
+      '\n',
+    ),
+  );
+}
+
+/**
+ * Samples the resident set size of the node process (Linux /proc) so every scenario can
+ * report its peak next to the 300 MB budget.
+ */
+function rssSampler(pid: number) {
+  let peak = 0;
+  const read = () => {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      peak = Math.max(peak, Math.round(kb / 1024));
+    } catch {
+      // The process has exited, or this is not Linux: no figure.
+    }
+  };
+  const timer = setInterval(read, 200);
+  timer.unref();
+  return {
+    /** Peak RSS in MB since the last call, then starts a new window. */
+    take(): number | undefined {
+      read();
+      const value = peak;
+      peak = 0;
+      return value === 0 ? undefined : value;
+    },
+    stop: () => clearInterval(timer),
   };
 }
 
@@ -200,6 +260,102 @@ async function rawQueryBaseline(
   return done / ((Date.now() - started) / 1000);
 }
 
+/** Tree size of the node's newest checkpoint (0 before the first one). */
+async function checkpointSize(url: string): Promise<number> {
+  const response = await fetch(`${url}/ledger/checkpoint`);
+  if (response.status === 404) return 0;
+  const lines = (await response.text()).split('\n');
+  return Number(lines[1]);
+}
+
+/**
+ * Queues events the way features do (rows in ledger_queue, a NOTIFY), then times the
+ * node's sequencer until a checkpoint covers them all. Baseline: inserting the same
+ * entry bytes and leaf hashes with multi-row INSERTs through pg.
+ */
+async function ledgerScenario(url: string, databaseUrl: string) {
+  const entries = Math.max(20_000, 10_000 * DURATION);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  const events = Array.from({ length: entries }, (_, i) =>
+    JSON.stringify(
+      normaliseEvent({
+        type: 'data.accessed',
+        actor: { organisationId: `org_bench${i % 17}`, clientId: `cli_bench${i % 101}` },
+        subject: { kind: 'dataset', id: `ds_bench${i % 13}` },
+        purpose: 'benchmark',
+        count: i % 500,
+        details: { datasetId: `ds_bench${i % 13}` },
+      }),
+    ),
+  );
+  const before = await checkpointSize(url);
+  const client = await pool.connect();
+  await client.query('BEGIN');
+  for (let i = 0; i < entries; i += 5000) {
+    await client.query(
+      `INSERT INTO ledger_queue (event, recorded_at) SELECT e::jsonb, now() FROM unnest($1::text[]) AS t(e)`,
+      [events.slice(i, i + 5000)],
+    );
+  }
+  await client.query("SELECT pg_notify('ocp_ledger_queue', '')");
+  await client.query('COMMIT');
+  client.release();
+  const started = Date.now();
+  while ((await checkpointSize(url)) < before + entries) {
+    if (Date.now() - started > 600_000) throw new Error('the ledger did not catch up in 10 min');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const seconds = (Date.now() - started) / 1000;
+
+  await pool.query(
+    'CREATE TABLE bench_raw_ledger (idx bigint PRIMARY KEY, entry bytea, hash bytea)',
+  );
+  const rawStarted = Date.now();
+  for (let i = 0; i < entries; i += 5000) {
+    const chunk = events.slice(i, i + 5000).map((e) => Buffer.from(e));
+    await pool.query(
+      `INSERT INTO bench_raw_ledger SELECT $1::int8 + n - 1, e, h
+         FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS t(e, h, n)`,
+      [
+        i,
+        chunk,
+        chunk.map((e) =>
+          createHash('sha256')
+            .update(Buffer.from([0]))
+            .update(e)
+            .digest(),
+        ),
+      ],
+    );
+  }
+  const rawSeconds = (Date.now() - rawStarted) / 1000;
+  await pool.query('DROP TABLE bench_raw_ledger');
+  await pool.end();
+
+  const size = before + entries;
+  const proof = await runs(() =>
+    load({
+      url,
+      connections: 4,
+      requests: [
+        {
+          method: 'GET',
+          setupRequest: (r) => ({
+            ...r,
+            path: `/ledger/proofs/inclusion?index=${Math.floor(random() * size)}`,
+          }),
+        },
+      ],
+    }),
+  );
+  return {
+    entries,
+    entriesPerSecond: Math.round(entries / seconds),
+    rawInsertEntriesPerSecond: Math.round(entries / rawSeconds),
+    proof: { rps: Math.round(proof.rps), p50: proof.p50, p99: proof.p99, non2xx: proof.non2xx },
+  };
+}
+
 async function main() {
   const machine = {
     cpus: cpus().length,
@@ -244,6 +400,8 @@ async function main() {
     OCP_DATABASE_POOL_SIZE: '20',
   });
   const minimal = await startProcess(['--import', 'tsx', 'bench/minimal-server.ts'], {});
+  const rss = rssSampler(node.child.pid!);
+  rss.take();
   const results: Record<string, unknown> = {};
   const headers = { 'content-type': 'application/json', link: contextLink };
   const wanted = (name: string) => !only || only.has(name);
@@ -279,6 +437,14 @@ async function main() {
         errors: upsert.errors,
         samplesRps: upsert.samples,
       };
+      table.push({
+        figure: 'batch upsert (100 entities × 3 attrs, history kept)',
+        median: Math.round(upsert.rps * 100),
+        unit: 'entities/s',
+        baseline: backend === 'postgres' ? { name: 'raw PostgreSQL', value: raw } : undefined,
+        target: '≥ 0.5 × raw; ≥ 10,000/s',
+        maxRssMB: rss.take(),
+      });
       console.log('batch upsert', results.batchUpsert);
     }
 
@@ -297,6 +463,7 @@ async function main() {
       `population: ${nextId} entities (seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s)`,
     );
     const population = nextId;
+    rss.take();
     const airIds = () => {
       const n = Math.floor(random() * (population / kinds.length)) * kinds.length; // AirQualityObserved ids
       return encodeURIComponent(`urn:ngsi-ld:AirQualityObserved:bench-${n}`);
@@ -332,6 +499,13 @@ async function main() {
         errors: patch.errors,
         samplesRps: patch.samples,
       };
+      table.push({
+        figure: 'single-attribute PATCH, 50 clients',
+        median: Math.round(patch.rps),
+        unit: 'updates/s',
+        target: '≥ 5,000/s',
+        maxRssMB: rss.take(),
+      });
       console.log('patch', results.patch);
     }
 
@@ -367,6 +541,14 @@ async function main() {
         p99ms: get.p99,
         non2xx: get.non2xx,
       };
+      table.push({
+        figure: 'GET entity by id',
+        median: Math.round(get.rps),
+        unit: 'req/s',
+        baseline: { name: 'minimal Fastify', value: base.rps },
+        target: '≥ 0.5 × minimal Fastify',
+        maxRssMB: rss.take(),
+      });
       console.log('get by id', results.getById);
     }
 
@@ -416,6 +598,14 @@ async function main() {
         non2xx: query.non2xx,
         samplesRps: query.samples,
       };
+      table.push({
+        figure: `type + q, limit 20, ${population.toLocaleString('en')} entities (p99 ${query.p99} ms)`,
+        median: Math.round(query.rps),
+        unit: 'req/s',
+        baseline: backend === 'postgres' ? { name: 'raw SQL via pg', value: raw } : undefined,
+        target: '≥ 3,000/s; p99 ≤ 50 ms',
+        maxRssMB: rss.take(),
+      });
       console.log('type + q', results.typeAndQ);
     }
 
@@ -447,9 +637,39 @@ async function main() {
         non2xx: near.non2xx,
         samplesRps: near.samples,
       };
+      table.push({
+        figure: `geo near, ${population.toLocaleString('en')} entities (p99 ${near.p99} ms)`,
+        median: Math.round(near.rps),
+        unit: 'req/s',
+        target: '≥ 1,000/s',
+        maxRssMB: rss.take(),
+      });
       console.log('geo near', results.geoNear);
     }
+
+    // 6. Ledger: sequencing throughput and inclusion proofs.
+    if (wanted('ledger') && backend === 'postgres') {
+      const ledger = await ledgerScenario(node.url, databaseUrl);
+      results.ledger = ledger;
+      table.push({
+        figure: `ledger appends (${ledger.entries.toLocaleString('en')} queued events sequenced)`,
+        median: ledger.entriesPerSecond,
+        unit: 'entries/s',
+        baseline: { name: 'raw INSERT of the entries', value: ledger.rawInsertEntriesPerSecond },
+        target: '≥ 20,000/s',
+        maxRssMB: rss.take(),
+      });
+      table.push({
+        figure: `inclusion proof (p50 ${ledger.proof.p50} ms, p99 ${ledger.proof.p99} ms)`,
+        median: ledger.proof.rps,
+        unit: 'req/s',
+        target: 'p50 ≤ 1 ms',
+        maxRssMB: rss.take(),
+      });
+      console.log('ledger', results.ledger);
+    }
   } finally {
+    rss.stop();
     await stop(node.child);
     await stop(minimal.child);
     await dropDatabase();
@@ -463,13 +683,15 @@ async function main() {
     runs: RUNS,
     at: new Date().toISOString(),
     results,
+    table,
   };
   mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
   writeFileSync(
     path.join(root, 'bench', 'results', `${backend}-latest.json`),
     `${JSON.stringify(out, null, 2)}\n`,
   );
-  console.log(JSON.stringify(out, null, 2));
+  console.log(`\nresults written to bench/results/${backend}-latest.json\n`);
+  printTable(table);
 }
 
 await main();
