@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, testBackends, type TestDatabase } from '../testing/database.js';
+import { isConnectionError } from './database.js';
 
 for (const backend of testBackends()) {
   describe(`database adapter (${backend})`, () => {
@@ -112,3 +113,19 @@ for (const backend of testBackends()) {
     });
   });
 }
+
+describe('connection errors', () => {
+  it('tells an unreachable database from bad SQL', () => {
+    const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+    assert.ok(isConnectionError(withCode('ECONNREFUSED')));
+    assert.ok(
+      isConnectionError(withCode('57P01', 'terminating connection due to administrator command')),
+    );
+    assert.ok(isConnectionError(withCode('08006')));
+    assert.ok(isConnectionError(new Error('Connection terminated unexpectedly')));
+    assert.ok(isConnectionError(new AggregateError([withCode('ECONNREFUSED')])));
+    assert.ok(!isConnectionError(withCode('23505', 'duplicate key')));
+    assert.ok(!isConnectionError(withCode('42601', 'syntax error')));
+    assert.ok(!isConnectionError('ECONNREFUSED'));
+  });
+});

@@ -60,3 +60,44 @@ export function assertChannelName(channel: string): void {
     throw new Error(`invalid channel name "${channel}"`);
   }
 }
+
+/**
+ * The database could not be reached or dropped the connection (server restarting,
+ * network down, too many connections). Nothing about the request's own data is wrong:
+ * callers get 503 and may retry. The driver's error stays in `cause` for the logs.
+ */
+export class DatabaseUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('the database is unavailable', { cause });
+    this.name = 'DatabaseUnavailableError';
+  }
+}
+
+// SQLSTATE class 08 (connection exception), shutdown and start-up states, too many
+// connections; and the socket-level failures of a connection that went away.
+const UNAVAILABLE_SQLSTATES = /^(08...|57P0[1-3]|53300)$/;
+const UNAVAILABLE_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+const UNAVAILABLE_MESSAGES =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable)/;
+
+/** Whether a driver error means "the database is not reachable" rather than "bad SQL". */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (
+    typeof code === 'string' &&
+    (UNAVAILABLE_SQLSTATES.test(code) || UNAVAILABLE_ERRNOS.has(code))
+  )
+    return true;
+  if (error instanceof AggregateError) return error.errors.some(isConnectionError);
+  return UNAVAILABLE_MESSAGES.test(error.message);
+}

@@ -1,5 +1,19 @@
 import pg from 'pg';
-import { assertChannelName, typeParsers, type Database, type Queryable } from './database.js';
+import {
+  assertChannelName,
+  DatabaseUnavailableError,
+  isConnectionError,
+  typeParsers,
+  type Database,
+  type Queryable,
+} from './database.js';
+
+/** Driver errors that mean "unreachable" become DatabaseUnavailableError (HTTP 503). */
+function unavailable(error: unknown): unknown {
+  return isConnectionError(error) ? new DatabaseUnavailableError(error) : error;
+}
+
+const RELISTEN_MS = 1_000;
 
 export interface PostgresOptions {
   url: string;
@@ -35,7 +49,9 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       await client.query(sql);
     },
     async query(sql, params) {
-      const result = await client.query(sql, params as unknown[] | undefined);
+      const result = await client
+        .query(sql, params as unknown[] | undefined)
+        .catch((error: unknown) => Promise.reject(unavailable(error)));
       return { rows: result.rows as never[], rowCount: result.rowCount ?? result.rows.length };
     },
   });
@@ -43,19 +59,52 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
   const handlers = new Map<string, Set<(payload: string) => void>>();
   let closed = false;
 
+  let relistenTimer: NodeJS.Timeout | null = null;
+
   async function listenerClient(): Promise<pg.Client> {
     if (listener) return listener;
     const client = new pg.Client({ connectionString: options.url });
-    await client.connect();
+    // Registered before connecting: a failed connect also emits 'error'.
+    client.on('error', (error) => {
+      options.onIdleError?.(error);
+      if (listener === client) {
+        listener = null;
+        scheduleRelisten();
+      }
+    });
+    await client.connect().catch((error: unknown) => {
+      void client.end().catch(() => undefined);
+      throw unavailable(error);
+    });
     client.on('notification', (message) => {
       for (const handler of handlers.get(message.channel) ?? []) handler(message.payload ?? '');
     });
-    client.on('error', (error) => {
-      options.onIdleError?.(error);
-      listener = null;
-    });
     listener = client;
     return client;
+  }
+
+  /**
+   * After the listening connection is lost (server restart), reconnect and LISTEN again
+   * on every channel until it works. Notifications sent while disconnected are lost, so
+   * listeners must treat them as hints and poll as well (the ledger sequencer does).
+   */
+  function scheduleRelisten(): void {
+    if (closed || relistenTimer || handlers.size === 0) return;
+    relistenTimer = setTimeout(() => {
+      relistenTimer = null;
+      if (closed || listener) return;
+      void (async () => {
+        const client = await listenerClient();
+        for (const channel of handlers.keys()) await client.query(`LISTEN ${channel}`);
+      })().catch((error: unknown) => {
+        options.onIdleError?.(error as Error);
+        const failed = listener;
+        listener = null;
+        void failed?.end().catch(() => undefined);
+        scheduleRelisten();
+      });
+    }, RELISTEN_MS);
+    relistenTimer.unref();
   }
 
   return {
@@ -63,22 +112,36 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     query: (sql, params) => wrap(pool).query(sql, params),
     exec: (sql) => wrap(pool).exec(sql),
     async transaction(fn) {
-      const client = await pool.connect();
+      const client = await pool
+        .connect()
+        .catch((error: unknown) => Promise.reject(unavailable(error)));
+      // A checked-out client has no pool error listener: without one, a connection that
+      // dies between two statements (server restart) would be an uncaught 'error' event
+      // and take the process down. The failing statement reports it instead.
+      let lost: Error | null = null;
+      const onLost = (error: Error) => {
+        lost = error;
+      };
+      client.on('error', onLost);
       try {
         await client.query('BEGIN');
         const result = await fn(wrap(client));
         await client.query('COMMIT');
+        client.off('error', onLost);
         client.release();
         return result;
       } catch (error) {
         try {
+          if (lost) throw lost;
           await client.query('ROLLBACK');
+          client.off('error', onLost);
           client.release();
         } catch (rollbackError) {
-          // The connection is unusable; drop it from the pool.
+          // The connection is unusable; drop it from the pool (onLost stays attached so
+          // a late socket error on the discarded client cannot crash the process).
           client.release(rollbackError as Error);
         }
-        throw error;
+        throw unavailable(error);
       }
     },
     async listen(channel, onPayload) {
@@ -101,12 +164,13 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     },
     async ping() {
       if (closed) throw new Error('database is closed');
-      await pool.query('SELECT 1');
+      await wrap(pool).query('SELECT 1');
     },
     stats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       if (closed) return;
       closed = true;
+      if (relistenTimer) clearTimeout(relistenTimer);
       await listener?.end().catch(() => undefined);
       await pool.end();
     },

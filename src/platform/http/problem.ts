@@ -4,6 +4,7 @@
  * driver messages) reaches the caller. NGSI-LD routes use the ETSI error type URIs.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DatabaseUnavailableError } from '../db/database.js';
 import {
   AppError,
   codeForStatus,
@@ -53,6 +54,14 @@ export function sendProblem(
 /** Turns anything thrown into an AppError, deciding what the caller may learn. */
 export function toAppError(error: unknown): { appError: AppError; unexpected: boolean } {
   if (error instanceof AppError) return { appError: error, unexpected: false };
+  if (error instanceof DatabaseUnavailableError) {
+    return {
+      appError: new AppError('unavailable', 'The database is unavailable; retry shortly', {
+        headers: { 'Retry-After': '1' },
+      }),
+      unexpected: false,
+    };
+  }
   const fastifyError = error as FastifyError & {
     validation?: unknown[];
     validationContext?: string;
