@@ -375,6 +375,45 @@ export const variables = {
     default: 300,
     parse: integer(1, 10_000_000),
   },
+  OCP_DEVICES_INGEST: {
+    doc: 'Whether this node writes device data published over MQTT (docs/mqtt.md): on or off.',
+    default: 'on' as const,
+    parse: oneOf('on', 'off'),
+  },
+  OCP_DEVICES_BATCH_SIZE: {
+    doc: 'Device messages written per batch at most (one transaction per tenant and client).',
+    default: 500,
+    parse: integer(1, 10_000),
+  },
+  OCP_DEVICES_BATCH_WAIT_MS: {
+    doc: 'How long a device message may wait for its batch to fill before it is written.',
+    default: 20,
+    parse: integer(1, 10_000),
+  },
+  OCP_DEVICES_MAX_PAYLOAD_BYTES: {
+    doc: 'Largest device message payload in bytes; larger ones go to the dead-letter table.',
+    default: 262_144,
+    parse: integer(256, 16 * 1_048_576),
+  },
+  OCP_DEVICES_SHARE_GROUP: {
+    doc: 'MQTT 5 shared-subscription group the nodes split device data in; "none" subscribes plainly.',
+    default: 'ocp-ingest',
+    parse: (raw: string) => {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) {
+        throw new InvalidValue('must be 1-64 letters, digits, _ or -, or "none"');
+      }
+      return raw;
+    },
+  },
+  OCP_DEVICES_MQTT_SESSION: {
+    doc: 'Unset: a clean MQTT session for device data. A name unique per node: a persistent session the broker keeps across restarts.',
+    parse: (raw: string) => {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(raw)) {
+        throw new InvalidValue('must be 1-64 letters, digits, _ or -');
+      }
+      return raw;
+    },
+  },
 } satisfies Record<string, VariableSpec<unknown>>;
 
 type Variables = typeof variables;
@@ -418,6 +457,16 @@ export interface Config {
     readonly allowPrivate: boolean;
   };
   readonly jsonldContextTtlSeconds: number;
+  readonly devices: {
+    readonly ingest: boolean;
+    readonly batchSize: number;
+    readonly batchWaitMs: number;
+    readonly maxPayloadBytes: number;
+    /** Null: plain subscription. */
+    readonly shareGroup: string | null;
+    /** Null: clean session. */
+    readonly mqttSession: string | null;
+  };
 }
 
 export class ConfigError extends Error {
@@ -531,6 +580,14 @@ export function loadConfig(env: Source = process.env): Config {
       allowPrivate: get('OCP_FETCH_ALLOW_PRIVATE'),
     },
     jsonldContextTtlSeconds: get('OCP_JSONLD_CONTEXT_TTL_SECONDS'),
+    devices: Object.freeze({
+      ingest: get('OCP_DEVICES_INGEST') === 'on',
+      batchSize: get('OCP_DEVICES_BATCH_SIZE'),
+      batchWaitMs: get('OCP_DEVICES_BATCH_WAIT_MS'),
+      maxPayloadBytes: get('OCP_DEVICES_MAX_PAYLOAD_BYTES'),
+      shareGroup: get('OCP_DEVICES_SHARE_GROUP') === 'none' ? null : get('OCP_DEVICES_SHARE_GROUP'),
+      mqttSession: (get('OCP_DEVICES_MQTT_SESSION') as string | undefined) ?? null,
+    }),
   } satisfies Config) as Config;
 }
 
