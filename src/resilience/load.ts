@@ -151,3 +151,19 @@ export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
+
+/** Which of `ids` the node does not return through the NGSI-LD API (any backend). */
+export async function missingViaApi(url: string, ids: Iterable<string>): Promise<string[]> {
+  const wanted = [...ids];
+  const missing: string[] = [];
+  for (let i = 0; i < wanted.length; i += 100) {
+    const chunk = wanted.slice(i, i + 100);
+    const query = new URLSearchParams({ id: chunk.join(','), limit: '100', attrs: 'NO2' });
+    const response = await fetch(`${url}/ngsi-ld/v1/entities?${query}`);
+    if (response.status !== 200)
+      throw new Error(`query failed: ${response.status} ${await response.text()}`);
+    const present = new Set(((await response.json()) as { id: string }[]).map((e) => e.id));
+    missing.push(...chunk.filter((id) => !present.has(id)));
+  }
+  return missing;
+}
