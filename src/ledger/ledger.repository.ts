@@ -54,21 +54,25 @@ export interface EntryRow {
   grantId: string | null;
 }
 
-export async function insertEntry(tx: Queryable, row: EntryRow): Promise<void> {
+/** Inserts a batch of entries with one statement. */
+export async function insertEntries(tx: Queryable, rows: readonly EntryRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const column = <K extends keyof EntryRow>(key: K) => rows.map((row) => row[key]);
   await tx.query(
     `INSERT INTO ledger_entries
        (idx, entry, type, recorded_at, organisation_id, subject_kind, subject_id, dataset_id, grant_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+     SELECT * FROM unnest($1::int8[], $2::bytea[], $3::text[], $4::timestamptz[], $5::text[],
+                          $6::text[], $7::text[], $8::text[], $9::text[])`,
     [
-      row.index,
-      row.entry,
-      row.type,
-      row.recordedAt,
-      row.organisationId,
-      row.subjectKind,
-      row.subjectId,
-      row.datasetId,
-      row.grantId,
+      column('index'),
+      column('entry'),
+      column('type'),
+      column('recordedAt'),
+      column('organisationId'),
+      column('subjectKind'),
+      column('subjectId'),
+      column('datasetId'),
+      column('grantId'),
     ],
   );
 }

@@ -13,7 +13,7 @@ import {
   type SearchFilter,
 } from './ledger.repository.js';
 import { consistencyProof, HASH_SIZE, inclusionProof, leafHash, treeRoot } from './merkle.js';
-import { hashesAtLevel, TILE_WIDTH, tileReader, type TileAddress } from './tiles.js';
+import { hashesAtLevel, SubtreeMemo, TILE_WIDTH, tileReader, type TileAddress } from './tiles.js';
 
 export type Found<T> =
   { ok: true; value: T } | { ok: false; reason: 'not_found' | 'bad_request'; detail: string };
@@ -21,8 +21,36 @@ export type Found<T> =
 const notFound = (detail: string) => ({ ok: false, reason: 'not_found', detail }) as const;
 const bad = (detail: string) => ({ ok: false, reason: 'bad_request', detail }) as const;
 
+/** Tiles kept in memory per process (at most 8 KiB each). */
+const TILE_CACHE = 2048;
+
 export class LedgerReader {
+  private readonly tiles = new Map<string, Buffer>();
+  private readonly subtrees = new SubtreeMemo();
+
   constructor(private readonly db: Queryable) {}
+
+  /**
+   * A tile source for reading the tree of `size` entries. Tiles only ever grow by
+   * appending (a partial tile is a prefix of the full one), so a cached copy serves every
+   * tree it is long enough for, and the database is asked only for tiles that grew.
+   */
+  private tilesFor(size: number) {
+    return async (level: number, index: number): Promise<Buffer | null> => {
+      const key = `${level}/${index}`;
+      const needed = Math.min(TILE_WIDTH, hashesAtLevel(size, level) - index * TILE_WIDTH);
+      const cached = this.tiles.get(key);
+      if (cached && cached.length >= needed * HASH_SIZE) return cached;
+      const tile = await getTile(this.db, level, index);
+      if (tile) {
+        if (!cached && this.tiles.size >= TILE_CACHE) {
+          this.tiles.delete(this.tiles.keys().next().value!);
+        }
+        this.tiles.set(key, tile);
+      }
+      return tile;
+    };
+  }
 
   async checkpoint(): Promise<{ size: number; root: Buffer; note: string } | null> {
     const latest = await latestCheckpoint(this.db);
@@ -80,11 +108,12 @@ export class LedgerReader {
   ): Promise<
     Found<{ index: number; treeSize: number; leafHash: Buffer; rootHash: Buffer; proof: Buffer[] }>
   > {
-    const size = await this.size();
+    const latest = await latestCheckpoint(this.db);
+    const size = latest?.size ?? 0;
     const target = treeSize ?? size;
     if (target > size) return bad(`treeSize ${target} is larger than the log (${size})`);
     if (index >= target) return notFound(`entry ${index} is not in the tree of size ${target}`);
-    const read = tileReader((level, i) => getTile(this.db, level, i));
+    const read = tileReader(this.tilesFor(target), this.subtrees);
     const [bytes] = await entriesBetween(this.db, index, index + 1);
     if (!bytes) return notFound(`entry ${index} is not in the log`);
     return {
@@ -93,7 +122,8 @@ export class LedgerReader {
         index,
         treeSize: target,
         leafHash: leafHash(bytes),
-        rootHash: await treeRoot(read, target),
+        // The signed root is the tree's root; recompute only for older tree sizes.
+        rootHash: target === size ? latest!.root : await treeRoot(read, target),
         proof: await inclusionProof(read, index, target),
       },
     };
@@ -109,7 +139,7 @@ export class LedgerReader {
     const target = to ?? size;
     if (target > size) return bad(`to ${target} is larger than the log (${size})`);
     if (from < 1 || from > target) return bad(`from must be between 1 and ${target}`);
-    const read = tileReader((level, i) => getTile(this.db, level, i));
+    const read = tileReader(this.tilesFor(target), this.subtrees);
     return {
       ok: true,
       value: {

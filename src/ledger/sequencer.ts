@@ -10,7 +10,7 @@
  * ledger stops growing (loudly) rather than publish a forked history.
  */
 import type { Clock } from '../platform/clock.js';
-import type { Database, Queryable } from '../platform/db/database.js';
+import type { Database } from '../platform/db/database.js';
 import type { Logger } from '../platform/logging.js';
 import { buildEntry, entryBytes, normaliseEvent, searchKeys } from './entry.js';
 import { LEDGER_QUEUE_CHANNEL, type LedgerEvent } from './ledger.events.js';
@@ -19,7 +19,8 @@ import {
   entryCount,
   getTile,
   insertCheckpoint,
-  insertEntry,
+  insertEntries,
+  type EntryRow,
   latestCheckpoint,
   putTile,
   readQueue,
@@ -68,7 +69,7 @@ export class Sequencer {
   private stopped = true;
 
   constructor(private readonly options: SequencerOptions) {
-    this.batchSize = options.batchSize ?? 500;
+    this.batchSize = options.batchSize ?? 2_000;
     this.pollMs = options.pollMs ?? 2_000;
   }
 
@@ -94,6 +95,7 @@ export class Sequencer {
       if (queued.length === 0 && !resign) return { ran: true, sequenced: 0, size };
 
       const leaves: Hash[] = [];
+      const rows: EntryRow[] = [];
       for (const [i, item] of queued.entries()) {
         // Queued events were checked by recordLedgerEvent; check again, since the
         // queue is a table anyone with database access could write to.
@@ -104,7 +106,7 @@ export class Sequencer {
         );
         const bytes = entryBytes(entry);
         const keys = searchKeys(entry);
-        await insertEntry(tx, {
+        rows.push({
           index: entry.index,
           entry: bytes,
           type: entry.type,
@@ -117,14 +119,23 @@ export class Sequencer {
         });
         leaves.push(leafHash(bytes));
       }
-      const source = (level: number, index: number) => getTile(tx, level, index);
-      for (const tile of await appendToTiles(size, leaves, source)) {
+      await insertEntries(tx, rows);
+      // Tiles read and written in this batch, so each is fetched from the database once.
+      const tiles = new Map<string, Buffer | null>();
+      const source = async (level: number, index: number) => {
+        const key = `${level}/${index}`;
+        if (!tiles.has(key)) tiles.set(key, await getTile(tx, level, index));
+        return tiles.get(key)!;
+      };
+      const changed = await appendToTiles(size, leaves, source);
+      for (const tile of changed) {
         await putTile(tx, tile.level, tile.index, tile.hashes);
+        tiles.set(`${tile.level}/${tile.index}`, tile.hashes);
       }
       const newSize = size + leaves.length;
       const read = tileReader(source);
       const root = await treeRoot(read, newSize);
-      await this.checkExtends(tx, previous, newSize, root);
+      await this.checkExtends(previous, newSize, root, source);
 
       const note = signNote(formatCheckpoint({ origin, size: newSize, root }), signers);
       await insertCheckpoint(tx, {
@@ -144,18 +155,14 @@ export class Sequencer {
   }
 
   private async checkExtends(
-    tx: Queryable,
     previous: { size: number; root: Buffer } | null,
     size: number,
     root: Hash,
+    source: (level: number, index: number) => Promise<Buffer | null>,
   ): Promise<void> {
     if (!previous || previous.size === 0) return;
     try {
-      const proof = await consistencyProof(
-        tileReader((level, index) => getTile(tx, level, index)),
-        previous.size,
-        size,
-      );
+      const proof = await consistencyProof(tileReader(source), previous.size, size);
       verifyConsistency(previous.size, size, proof, previous.root, root);
     } catch (error) {
       throw new InconsistentTreeError(

@@ -4,7 +4,7 @@
  * (N·256 + i)·256^L. Interior levels between tile levels are recomputed from at most
  * 256 hashes, so any proof needs a handful of tiles, never all leaves.
  */
-import { HASH_SIZE, rootFromLeafHashes, type Hash, type HashReader } from './merkle.js';
+import { HASH_SIZE, nodeHash, rootFromLeafHashes, type Hash, type HashReader } from './merkle.js';
 
 export const TILE_HEIGHT = 8;
 export const TILE_WIDTH = 256;
@@ -89,15 +89,34 @@ export function hashesAtLevel(size: number, level: number): number {
 /** Reads stored tiles (possibly partial) by level and index; null when absent. */
 export type TileSource = (level: number, index: number) => Promise<Uint8Array | null>;
 
-/** A HashReader over tiles, caching the tiles it reads for the reader's lifetime. */
-export function tileReader(source: TileSource): HashReader {
+/**
+ * Hashes of complete subtrees, keyed `height/index`. Such a hash never changes, so one
+ * memo can serve every reader of a log in a process; it is cleared when it grows past
+ * `limit` entries.
+ */
+export class SubtreeMemo {
+  private readonly hashes = new Map<string, Hash>();
+  constructor(private readonly limit = 100_000) {}
+  get(key: string): Hash | undefined {
+    return this.hashes.get(key);
+  }
+  set(key: string, hash: Hash): void {
+    if (this.hashes.size >= this.limit) this.hashes.clear();
+    this.hashes.set(key, hash);
+  }
+}
+
+/**
+ * A HashReader over tiles, caching the tiles it reads for the reader's lifetime. A
+ * subtree inside a tile is hashed from its two halves, so with a shared memo each inner
+ * node is computed once per process rather than once per proof.
+ */
+export function tileReader(source: TileSource, memo = new SubtreeMemo(4096)): HashReader {
   const cache = new Map<string, Promise<Uint8Array | null>>();
-  return async (height, index) => {
-    const level = Math.floor(height / TILE_HEIGHT);
-    const span = 2 ** (height % TILE_HEIGHT);
-    const first = index * span;
-    const tileIndex = Math.floor(first / TILE_WIDTH);
-    const offset = first % TILE_WIDTH;
+  const leaf = async (height: number, index: number): Promise<Hash> => {
+    const level = height / TILE_HEIGHT;
+    const tileIndex = Math.floor(index / TILE_WIDTH);
+    const offset = index % TILE_WIDTH;
     const key = `${level}/${tileIndex}`;
     let tile = cache.get(key);
     if (!tile) {
@@ -105,13 +124,25 @@ export function tileReader(source: TileSource): HashReader {
       cache.set(key, tile);
     }
     const bytes = await tile;
-    if (!bytes || bytes.length < (offset + span) * HASH_SIZE) {
+    if (!bytes || bytes.length < (offset + 1) * HASH_SIZE) {
       throw new Error(`tile ${level}/${tileIndex} is missing or too short for this tree`);
     }
-    return rootFromLeafHashes(
-      splitHashes(bytes.subarray(offset * HASH_SIZE, (offset + span) * HASH_SIZE)),
-    );
+    return Buffer.from(bytes.subarray(offset * HASH_SIZE, (offset + 1) * HASH_SIZE));
   };
+  const read = async (height: number, index: number): Promise<Hash> => {
+    if (height % TILE_HEIGHT === 0) return leaf(height, index);
+    const key = `${height}/${index}`;
+    const known = memo.get(key);
+    if (known) return known;
+    const [left, right] = await Promise.all([
+      read(height - 1, 2 * index),
+      read(height - 1, 2 * index + 1),
+    ]);
+    const hash = nodeHash(left, right);
+    memo.set(key, hash);
+    return hash;
+  };
+  return read;
 }
 
 export interface TileUpdate {
