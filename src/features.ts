@@ -1,4 +1,5 @@
 import { contextFeature } from './context/context.feature.js';
+import { devicesFeature } from './devices/devices.feature.js';
 import { identityFeature } from './identity/identity.feature.js';
 import { ledgerFeature } from './ledger/ledger.routes.js';
 import { opsFeature } from './ops/ops.routes.js';
@@ -10,4 +11,5 @@ export const features: readonly Feature[] = [
   identityFeature,
   ledgerFeature,
   contextFeature,
+  devicesFeature,
 ];

@@ -1,0 +1,135 @@
+/** Test helpers for device ingestion: a node with a broker, devices that publish to it. */
+import { randomBytes } from 'node:crypto';
+import mqtt, { type MqttClient } from 'mqtt';
+import { ADMIN_SECRET, adminToken, createClient } from '../identity/identity.testing.js';
+import type { Role } from '../platform/http/access.js';
+import { testMqttUrl, type Backend } from '../platform/testing/database.js';
+import { startTestNode, type TestNode } from '../platform/testing/node.js';
+
+export type Broker = 'embedded' | 'external';
+
+/** The brokers this environment can test against. */
+export function testBrokers(): Broker[] {
+  return testMqttUrl ? ['embedded', 'external'] : ['embedded'];
+}
+
+export interface DeviceNode extends TestNode {
+  broker: Broker;
+  admin: string;
+}
+
+export async function startDeviceNode(
+  backend: Backend,
+  broker: Broker,
+  env: Record<string, string> = {},
+): Promise<DeviceNode> {
+  const node = await startTestNode({
+    backend,
+    mqtt: broker,
+    listen: false,
+    env: {
+      OCP_BOOTSTRAP_ADMIN_SECRET: ADMIN_SECRET,
+      OCP_RATE_LIMIT: 'off',
+      // A group of its own, so nodes of other tests on the same broker do not take our messages.
+      OCP_DEVICES_SHARE_GROUP: `test-${randomBytes(6).toString('hex')}`,
+      OCP_DEVICES_BATCH_WAIT_MS: '5',
+      ...env,
+    },
+  });
+  try {
+    await node.app.deviceIngestion!.waitSubscribed(10_000);
+    return { ...node, broker, admin: await adminToken(node) };
+  } catch (error) {
+    await node.close();
+    throw error;
+  }
+}
+
+export interface Publisher {
+  clientId: string;
+  secret: string;
+  organisationId: string;
+}
+
+export async function createPublisher(
+  node: DeviceNode,
+  roles: Role[] = ['publisher'],
+  organisationId?: string,
+): Promise<Publisher> {
+  const c = await createClient(node, node.admin, roles, organisationId);
+  return { clientId: c.clientId, secret: c.secret, organisationId: c.organisationId };
+}
+
+/**
+ * A device connection. On the embedded broker it authenticates as `as` (a client id and
+ * secret); Mosquitto in CI allows anonymous connections, its ACL being out of scope here.
+ */
+export async function connectDevice(
+  node: DeviceNode,
+  as: { clientId: string; secret: string } | null,
+  options: { protocolVersion?: 4 | 5; reconnect?: boolean } = {},
+): Promise<MqttClient> {
+  const url = node.broker === 'embedded' ? node.platform.bus.brokerUrl! : testMqttUrl!;
+  const client = mqtt.connect(url, {
+    clientId: `device-${randomBytes(6).toString('hex')}`,
+    protocolVersion: options.protocolVersion ?? (node.broker === 'external' ? 5 : 4),
+    reconnectPeriod: options.reconnect ? 200 : 0,
+    connectTimeout: 5_000,
+    ...(as && node.broker === 'embedded' ? { username: as.clientId, password: as.secret } : {}),
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  return client;
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails at the deadline. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export async function deadLetters(
+  node: DeviceNode,
+): Promise<{ reason: string; topic: string; detail: string; clientId: string | null }[]> {
+  const { rows } = await node.platform.db.query<{
+    reason: string;
+    topic: string;
+    detail: string;
+    client_id: string | null;
+  }>('SELECT reason, topic, detail, client_id FROM device_dead_letters ORDER BY id');
+  return rows.map((r) => ({
+    reason: r.reason,
+    topic: r.topic,
+    detail: r.detail,
+    clientId: r.client_id,
+  }));
+}
+
+export async function entity(
+  node: DeviceNode,
+  id: string,
+  options: { tenant?: string; query?: string } = {},
+): Promise<Record<string, unknown> | null> {
+  const res = await node.app.inject({
+    method: 'GET',
+    url: `/ngsi-ld/v1/entities/${encodeURIComponent(id)}${options.query ?? ''}`,
+    headers: {
+      authorization: `Bearer ${node.admin}`,
+      ...(options.tenant ? { 'ngsild-tenant': options.tenant } : {}),
+    },
+  });
+  if (res.statusCode === 404) return null;
+  if (res.statusCode !== 200) throw new Error(`GET entity: ${res.statusCode} ${res.body}`);
+  return res.json();
+}
