@@ -20,6 +20,8 @@ export interface DeviceIngestion {
   /** The subscription in use ($share/<group>/ocp/v1/# or ocp/v1/#), null before subscribing. */
   subscription(): string | null;
   waitSubscribed(timeoutMs: number): Promise<void>;
+  /** Whether the ingestion connection to the broker is up. */
+  connected(): boolean;
   /** Resolves once every message received so far is committed and acknowledged. */
   idle(): Promise<void>;
   pending(): number;
@@ -111,6 +113,7 @@ export const devicesFeature: Feature = {
     app.decorate('deviceIngestion', {
       subscription: () => ingestClient.subscription(),
       waitSubscribed: (timeoutMs: number) => ingestClient.waitSubscribed(timeoutMs),
+      connected: () => ingestClient.connected(),
       idle: () => ingestor.idle(),
       pending: () => ingestor.pending(),
     });

@@ -68,16 +68,17 @@ type PacketSender = {
 };
 
 export async function openIngestClient(options: IngestClientOptions): Promise<IngestClient> {
-  const clientOptions: IClientOptions = {
+  let version = options.protocolVersion;
+  const clientOptions = (): IClientOptions => ({
     clientId: options.sessionName ?? `ocp-ingest-${randomBytes(6).toString('hex')}`,
-    protocolVersion: options.protocolVersion,
+    protocolVersion: version,
     clean: options.sessionName === null,
     reconnectPeriod: 1_000,
     connectTimeout: 5_000,
     resubscribe: true,
     ...(options.username !== undefined ? { username: options.username } : {}),
     ...(options.password !== undefined ? { password: options.password } : {}),
-    ...(options.protocolVersion === 5
+    ...(version === 5
       ? {
           properties: {
             // How many unacknowledged messages the broker may send us: enough for a full
@@ -87,28 +88,46 @@ export async function openIngestClient(options: IngestClientOptions): Promise<In
           },
         }
       : {}),
-  };
-  const client: MqttClient = mqtt.connect(options.url, clientOptions);
+  });
+  let client: MqttClient;
+  let everConnected = false;
   let generation = 0;
   let subscription: string | null = null;
   let pending = 0;
   const held: (() => void)[] = [];
   const subscribedWaiters: (() => void)[] = [];
 
-  client.on('connect', (connack) => {
-    generation++;
-    options.onState?.('connected');
-    // A persistent session keeps the subscription; a clean one is (re)subscribed here and
-    // by mqtt.js's resubscribe on later reconnects.
-    if (subscription !== null) return;
-    void subscribe(connack.properties?.sharedSubscriptionAvailable !== false);
-  });
-  client.on('close', () => options.onState?.('disconnected'));
-  client.on('error', (error) => options.onState?.('disconnected', error.message));
+  function open(): void {
+    client = mqtt.connect(options.url, clientOptions());
+    client.handleMessage = handleMessage;
+    client.on('connect', (connack) => {
+      everConnected = true;
+      generation++;
+      options.onState?.('connected');
+      // A persistent session keeps the subscription; a clean one is (re)subscribed here
+      // and by mqtt.js's resubscribe on later reconnects.
+      if (subscription !== null) return;
+      void subscribe(connack.properties?.sharedSubscriptionAvailable !== false);
+    });
+    client.on('close', () => options.onState?.('disconnected'));
+    client.on('error', (error) => {
+      const code = (error as { code?: unknown }).code;
+      // A broker that speaks only MQTT 3.1.1 refuses an MQTT 5 CONNECT: speak 3.1.1
+      // (and so subscribe plainly) from then on.
+      if (version === 5 && !everConnected && (code === 1 || code === 132)) {
+        version = 4;
+        options.onState?.('disconnected', 'the broker does not speak MQTT 5; using 3.1.1');
+        client.end(true);
+        open();
+        return;
+      }
+      options.onState?.('disconnected', error.message);
+    });
+  }
 
   async function subscribe(shareAvailable: boolean): Promise<void> {
     const shared =
-      options.shareGroup !== null && options.protocolVersion === 5 && shareAvailable
+      options.shareGroup !== null && version === 5 && shareAvailable
         ? `$share/${options.shareGroup}/${INGEST_FILTER}`
         : null;
     try {
@@ -130,7 +149,7 @@ export async function openIngestClient(options: IngestClientOptions): Promise<In
     }
   }
 
-  client.handleMessage = (packet: IPublishPacket, callback: (error?: Error) => void) => {
+  function handleMessage(packet: IPublishPacket, callback: (error?: Error) => void): void {
     const at = generation;
     const qos = packet.qos;
     const messageId = packet.messageId;
@@ -160,7 +179,9 @@ export async function openIngestClient(options: IngestClientOptions): Promise<In
     const proceed = () => callback(qos === 1 ? DEFERRED : undefined);
     if (pending < options.highWater) proceed();
     else held.push(proceed);
-  };
+  }
+
+  open();
 
   return {
     subscription: () => subscription,
