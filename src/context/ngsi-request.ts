@@ -6,6 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../platform/http/access.js';
 import { badRequest, invalidRequest, notAcceptable } from '../platform/http/errors.js';
+import { assertStorableJson } from '../platform/http/json-body.js';
 import { CORE_CONTEXT_URL } from './jsonld/core-context.js';
 import type { RequestContext } from './jsonld/context-resolver.js';
 import type { Visibility } from './entities/entity.repository.js';
@@ -189,11 +190,14 @@ export function sendNgsi(
 }
 
 export function parseJsonBody(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw invalidRequest('The request body is not valid JSON');
   }
+  assertStorableJson(text, value);
+  return value;
 }
 
 export function commaList(value: string | undefined): string[] | undefined {

@@ -197,6 +197,45 @@ describe('HTTP server', () => {
     const bundle = await node.app.inject({ url: '/docs/static/swagger-ui-bundle.js' });
     assert.equal(bundle.statusCode, 200);
   });
+
+  it('refuses what PostgreSQL cannot store, and malformed URLs, as problems (not 500)', async () => {
+    const problems = [
+      await node.app.inject({ method: 'GET', url: '/ledger/entries?type=a%00b' }),
+      await node.app.inject({ method: 'GET', url: '/probe/members/%ED%A0%80' }),
+      await node.app.inject({
+        method: 'POST',
+        url: '/probe/echo',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"name":"a\\u0000b","count":1}',
+      }),
+      await node.app.inject({
+        method: 'POST',
+        url: '/probe/echo',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"name":"\\ud800","count":1}',
+      }),
+      await node.app.inject({
+        method: 'POST',
+        url: '/probe/echo',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"__proto__":{"x":1},"name":"a","count":1}',
+      }),
+    ];
+    for (const response of problems) {
+      assert.equal(response.statusCode, 400, response.body);
+      assert.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.equal(response.json().status, 400);
+    }
+    // Escaped backslashes and paired surrogates are fine.
+    const fine = await node.app.inject({
+      method: 'POST',
+      url: '/probe/echo',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name":"\\\\u0000 \\ud83d\\ude00","count":1}',
+    });
+    assert.equal(fine.statusCode, 200, fine.body);
+    assert.equal(fine.json().name, '\\u0000 \u{1F600}');
+  });
 });
 
 describe('route declarations', () => {

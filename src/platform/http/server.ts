@@ -23,7 +23,9 @@ import {
   checkRouteAccess,
   type Authenticator,
 } from './access.js';
-import { registerProblemHandlers } from './problem.js';
+import { badRequest } from './errors.js';
+import { assertStorableJson } from './json-body.js';
+import { registerProblemHandlers, sendProblem } from './problem.js';
 
 /** The server type every feature registers routes on (TypeBox-typed schemas). */
 export type App = FastifyInstance<
@@ -69,6 +71,9 @@ export async function buildServer(platform: Platform, features: readonly Feature
     // NGSI-LD entity ids are URIs in the path and often exceed Fastify's default of 100.
     routerOptions: { maxParamLength: 2048 },
     forceCloseConnections: 'idle',
+    // Malformed percent-encoding in the path is the caller's error, reported like any other.
+    frameworkErrors: (_error, request, reply) =>
+      sendProblem(request, reply, badRequest('The URL is not validly percent-encoded')),
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -80,6 +85,8 @@ export async function buildServer(platform: Platform, features: readonly Feature
   // callers who may not use a route are turned away before we read what they send.
   app.addHook('onRequest', async (request, reply) => {
     reply.header('X-Request-Id', request.id);
+    // PostgreSQL text cannot hold NUL: refuse it in paths and query strings up front.
+    if (/%00/i.test(request.url)) throw badRequest('The URL must not contain NUL characters');
     request.actor = anonymous;
     for (const authenticate of app.authenticators) {
       const actor = await authenticate(request);
@@ -111,6 +118,21 @@ export async function buildServer(platform: Platform, features: readonly Feature
     if (closing) reply.header('Connection', 'close');
   });
   registerProblemHandlers(app);
+  // Fastify's JSON parser (with its prototype-poisoning checks), refusing strings that
+  // PostgreSQL cannot store (see json-body.ts).
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
+    json(request, body as string, (error, value) => {
+      if (error) return done(error, undefined);
+      try {
+        assertStorableJson(body as string, value);
+        done(null, value);
+      } catch (failure) {
+        done(failure as Error, undefined);
+      }
+    }),
+  );
 
   await app.register(swagger, {
     openapi: {
