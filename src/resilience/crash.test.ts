@@ -120,7 +120,7 @@ for (const backend of testBackends()) {
           await load.acknowledgedMore(5);
 
           verifying = false;
-          const killed = await node.kill('SIGKILL');
+          const killed: { signal: NodeJS.Signals | null } = await node.kill('SIGKILL');
           assert.equal(killed.signal, 'SIGKILL');
           await Promise.all([load.stop(), registrations.stop(), verifier.catch(() => undefined)]);
           for (const id of load.acknowledged) entities.add(id);
