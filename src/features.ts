@@ -4,6 +4,7 @@ import { identityFeature } from './identity/identity.feature.js';
 import { ledgerFeature } from './ledger/ledger.routes.js';
 import { opsFeature } from './ops/ops.routes.js';
 import type { Feature } from './platform/http/server.js';
+import { subscriptionsFeature } from './subscriptions/subscriptions.feature.js';
 
 /** Every feature mounted on a node, in registration order. */
 export const features: readonly Feature[] = [
@@ -11,5 +12,6 @@ export const features: readonly Feature[] = [
   identityFeature,
   ledgerFeature,
   contextFeature,
+  subscriptionsFeature,
   devicesFeature,
 ];

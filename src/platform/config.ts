@@ -375,6 +375,36 @@ export const variables = {
     default: 300,
     parse: integer(1, 10_000_000),
   },
+  OCP_NOTIFY_WORKER: {
+    doc: 'Whether this node delivers subscription notifications from the outbox: on or off (another node delivers).',
+    default: 'on',
+    parse: oneOf('on', 'off'),
+  },
+  OCP_NOTIFY_CONCURRENCY: {
+    doc: 'Notifications one node sends at the same time at most (each to a different subscription).',
+    default: 16,
+    parse: integer(1, 256),
+  },
+  OCP_NOTIFY_POLL_MS: {
+    doc: 'How often the notification worker looks for due retries and periodic notifications, in milliseconds.',
+    default: 1000,
+    parse: integer(50, 60_000),
+  },
+  OCP_NOTIFY_RETRY_BASE_MS: {
+    doc: 'First retry delay of a failed notification in milliseconds; it doubles with every attempt.',
+    default: 1000,
+    parse: integer(10, 600_000),
+  },
+  OCP_NOTIFY_RETRY_MAX_MS: {
+    doc: 'Longest delay between two attempts of a failed notification, in milliseconds.',
+    default: 300_000,
+    parse: integer(10, 86_400_000),
+  },
+  OCP_NOTIFY_MAX_AGE_SECONDS: {
+    doc: 'A notification still failing this long after its change committed is dropped (and logged).',
+    default: 86_400,
+    parse: integer(1, 30 * 86_400),
+  },
   OCP_DEVICES_INGEST: {
     doc: 'Whether this node writes device data published over MQTT (docs/mqtt.md): on or off.',
     default: 'on' as const,
@@ -457,6 +487,14 @@ export interface Config {
     readonly allowPrivate: boolean;
   };
   readonly jsonldContextTtlSeconds: number;
+  readonly notify: {
+    readonly worker: boolean;
+    readonly concurrency: number;
+    readonly pollMs: number;
+    readonly retryBaseMs: number;
+    readonly retryMaxMs: number;
+    readonly maxAgeSeconds: number;
+  };
   readonly devices: {
     readonly ingest: boolean;
     readonly batchSize: number;
@@ -580,6 +618,14 @@ export function loadConfig(env: Source = process.env): Config {
       allowPrivate: get('OCP_FETCH_ALLOW_PRIVATE'),
     },
     jsonldContextTtlSeconds: get('OCP_JSONLD_CONTEXT_TTL_SECONDS'),
+    notify: Object.freeze({
+      worker: get('OCP_NOTIFY_WORKER') === 'on',
+      concurrency: get('OCP_NOTIFY_CONCURRENCY'),
+      pollMs: get('OCP_NOTIFY_POLL_MS'),
+      retryBaseMs: get('OCP_NOTIFY_RETRY_BASE_MS'),
+      retryMaxMs: get('OCP_NOTIFY_RETRY_MAX_MS'),
+      maxAgeSeconds: get('OCP_NOTIFY_MAX_AGE_SECONDS'),
+    }),
     devices: Object.freeze({
       ingest: get('OCP_DEVICES_INGEST') === 'on',
       batchSize: get('OCP_DEVICES_BATCH_SIZE'),

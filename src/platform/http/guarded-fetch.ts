@@ -37,6 +37,13 @@ export interface FetchedDocument {
 
 export interface GuardedFetcher {
   fetchText(url: string, options?: { accept?: string }): Promise<FetchedDocument>;
+  /**
+   * POSTs a body (notifications); resolves to the response status, whatever it is.
+   * Redirects are not followed. The response body is read up to the size cap and dropped.
+   */
+  post(url: string, body: string, headers: Record<string, string>): Promise<number>;
+  /** The same checks for a URL of another protocol the node connects to (mqtt://…). */
+  check(url: string, protocols: readonly string[]): Promise<URL>;
 }
 
 const MAX_REDIRECTS = 3;
@@ -74,15 +81,18 @@ function hostMatches(host: string, pattern: string): boolean {
 }
 
 export function createGuardedFetcher(options: Config['fetch']): GuardedFetcher {
-  async function checkUrl(raw: string): Promise<URL> {
+  async function checkUrl(
+    raw: string,
+    protocols: readonly string[] = ['http:', 'https:'],
+  ): Promise<URL> {
     let url: URL;
     try {
       url = new URL(raw);
     } catch {
       throw new GuardedFetchError('invalid_url', `not a URL: ${raw}`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new GuardedFetchError('invalid_url', `only http and https URLs are fetched: ${raw}`);
+    if (!protocols.includes(url.protocol)) {
+      throw new GuardedFetchError('invalid_url', `${url.protocol} URLs are not allowed: ${raw}`);
     }
     const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
     if (options.denyHosts.some((p) => hostMatches(host, p))) {
@@ -130,6 +140,28 @@ export function createGuardedFetcher(options: Config['fetch']): GuardedFetcher {
   }
 
   return {
+    check: checkUrl,
+    async post(raw, body, headers) {
+      const signal = AbortSignal.timeout(options.timeoutMs);
+      try {
+        const url = await checkUrl(raw);
+        const response = await fetch(url, {
+          method: 'POST',
+          redirect: 'manual',
+          signal,
+          headers,
+          body,
+        });
+        await readCapped(response).catch(() => undefined);
+        return response.status;
+      } catch (error) {
+        if (error instanceof GuardedFetchError) throw error;
+        if (signal.aborted) {
+          throw new GuardedFetchError('timeout', `no answer within ${options.timeoutMs} ms`);
+        }
+        throw new GuardedFetchError('network', `cannot reach ${raw}`);
+      }
+    },
     async fetchText(raw, { accept = 'application/ld+json, application/json;q=0.9' } = {}) {
       const signal = AbortSignal.timeout(options.timeoutMs);
       let current = raw;

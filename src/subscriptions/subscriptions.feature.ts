@@ -1,0 +1,90 @@
+/**
+ * NGSI-LD subscriptions: the /subscriptions API, the change listener that queues
+ * notifications in the write's own transaction, and the outbox worker that delivers them
+ * (HTTP(S) and MQTT(S)). Registered after the context feature, whose entity service it
+ * listens to.
+ */
+import { AppError } from '../platform/http/errors.js';
+import { createGuardedFetcher } from '../platform/http/guarded-fetch.js';
+import type { Feature } from '../platform/http/server.js';
+import { NGSI_LD_PREFIX } from '../context/context.feature.js';
+import { parseJsonBody } from '../context/ngsi-request.js';
+import { Notifier } from './notifier.js';
+import { OutboxWorker } from './outbox.worker.js';
+import { registerSubscriptionRoutes } from './subscription.routes.js';
+import { SubscriptionService } from './subscription.service.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This node's notification worker (tests wake it or inspect it). */
+    notificationWorker: OutboxWorker | null;
+  }
+}
+
+export const subscriptionsFeature: Feature = {
+  name: 'subscriptions',
+  async register(app, platform) {
+    const { db, clock, config, logger } = platform;
+    const resolver = app.ngsiContexts;
+    const service = new SubscriptionService(db, clock, resolver);
+    app.ngsiEntities.onChange(service.onChange);
+
+    const notifier = new Notifier(
+      createGuardedFetcher(config.fetch),
+      resolver,
+      logger,
+      config.fetch.timeoutMs,
+    );
+    const worker = config.notify.worker
+      ? new OutboxWorker(db, clock, app.ngsiEntities, resolver, notifier, logger, {
+          ...config.notify,
+          // Longer than any delivery can take (fetch timeout), so a live lease never expires.
+          leaseMs: config.fetch.timeoutMs * 2 + 30_000,
+        })
+      : null;
+    app.decorate('notificationWorker', worker);
+    if (worker) app.addHook('onReady', () => worker.start());
+    app.addHook('onClose', async () => {
+      await worker?.stop();
+      await notifier.close();
+    });
+
+    await app.register(
+      async (scope) => {
+        scope.addContentTypeParser(
+          ['application/ld+json', 'application/merge-patch+json'],
+          { parseAs: 'string' },
+          (_request, body, done) => {
+            try {
+              done(null, body === '' ? undefined : parseJsonBody(body as string));
+            } catch (error) {
+              done(error as Error, undefined);
+            }
+          },
+        );
+        scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) =>
+          done(null, body),
+        );
+        scope.addHook('preValidation', async (request) => {
+          if (request.method !== 'POST' && request.method !== 'PATCH') return;
+          const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+          const allowed =
+            type === 'application/json' ||
+            type === 'application/ld+json' ||
+            (type === 'application/merge-patch+json' && request.method === 'PATCH');
+          if (!allowed) {
+            throw new AppError(
+              'unsupported_media_type',
+              `Content-Type ${type || '(none)'} is not accepted here`,
+              request.method === 'PATCH'
+                ? { headers: { 'Accept-Patch': 'application/json, application/ld+json' } }
+                : {},
+            );
+          }
+        });
+        registerSubscriptionRoutes(scope, service, resolver, clock);
+      },
+      { prefix: NGSI_LD_PREFIX },
+    );
+  },
+};
