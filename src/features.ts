@@ -1,5 +1,6 @@
 import { contextFeature } from './context/context.feature.js';
 import { devicesFeature } from './devices/devices.feature.js';
+import { governanceFeature } from './governance/governance.feature.js';
 import { identityFeature } from './identity/identity.feature.js';
 import { ledgerFeature } from './ledger/ledger.routes.js';
 import { opsFeature } from './ops/ops.routes.js';
@@ -11,6 +12,7 @@ export const features: readonly Feature[] = [
   opsFeature,
   identityFeature,
   ledgerFeature,
+  governanceFeature,
   contextFeature,
   subscriptionsFeature,
   devicesFeature,

@@ -11,6 +11,7 @@ import { CORE_CONTEXT_URL } from './jsonld/core-context.js';
 import type { RequestContext } from './jsonld/context-resolver.js';
 import type { Visibility } from './entities/entity.repository.js';
 import type { WriteScope } from './entities/entity.service.js';
+import type { StoredEntity } from './entities/entity.model.js';
 
 export const JSONLD_CONTEXT_REL = 'http://www.w3.org/ns/json-ld#context';
 const TENANT = /^[A-Za-z0-9_.:\-/]{1,128}$/;
@@ -25,23 +26,57 @@ export function tenantOf(request: FastifyRequest): string {
 /**
  * The one place an actor's right to see entities is decided. HTTP reads use
  * `visibilityOf(request)`; work done later on an actor's behalf (notifications of a
- * subscription) calls this with the actor and purpose stored when it was set up.
+ * subscription) calls this with the actor and purpose stored when it was set up, at the
+ * time of delivery — so an expired or revoked grant stops the flow. Admins see
+ * everything; everyone else what their organisation owns plus what datasets make
+ * readable (open data; grants for `purpose` in force at `at`), compiled into SQL.
  */
-export function visibilityForActor(actor: Actor, _purpose: string | null): Visibility {
+export function visibilityForActor(
+  actor: Actor,
+  purpose: string | null,
+  at: Date = new Date(),
+): Visibility {
   if (actor.roles.includes('admin')) return { all: true };
-  return { all: false, org: actor.organisationId };
+  return { all: false, org: actor.organisationId, purpose, at };
 }
 
-/** The purpose of use a request states (`OCP-Purpose` header), or null. */
+const PURPOSE = /^[a-z0-9][a-z0-9-]{0,63}$/;
+
+/**
+ * The purpose of use a request states: the `OCP-Purpose` header, or null. Purposes are
+ * ids from the city's vocabulary (/api/v1/purposes). The header, not a token claim, so
+ * one API client can work for several purposes and each request says which.
+ */
 export function purposeOf(request: FastifyRequest): string | null {
   const raw = request.headers['ocp-purpose'];
   if (raw === undefined || raw === '') return null;
-  if (Array.isArray(raw) || raw.length > 200) throw badRequest('Invalid OCP-Purpose header');
+  if (Array.isArray(raw) || !PURPOSE.test(raw)) throw badRequest('Invalid OCP-Purpose header');
   return raw;
 }
 
+/** Counts what readers receive (the governance feature's metering). */
+export interface ReadMeter {
+  observe(
+    org: string | null,
+    purpose: string | null,
+    tenant: string,
+    entities: readonly StoredEntity[],
+  ): void;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set when governance metering runs on this node. */
+    readMeter: ReadMeter | null;
+  }
+}
+
 export function visibilityOf(request: FastifyRequest): Visibility {
-  return visibilityForActor(request.actor, purposeOf(request));
+  const purpose = purposeOf(request);
+  const v = visibilityForActor(request.actor, purpose);
+  const meter = request.readMeter;
+  if (v.all || !meter) return v;
+  return { ...v, onRead: (tenant, entities) => meter.observe(v.org, purpose, tenant, entities) };
 }
 
 export function writeScopeOf(request: FastifyRequest): WriteScope {

@@ -11,7 +11,12 @@ import { parseQ } from '../query/q.parser.js';
 import { compileScopeQ, parseScopeQ } from '../query/scope-q.js';
 import type { TermMap } from '../jsonld/term-map.js';
 import { isUri, isValidName } from './entity.model.js';
-import { visibilitySql, type EntityQuerySql, type Visibility } from './entity.repository.js';
+import {
+  entitySourceSql,
+  visibilitySql,
+  type EntityQuerySql,
+  type Visibility,
+} from './entity.repository.js';
 
 export interface EntitySelector {
   id?: string | undefined;
@@ -134,5 +139,6 @@ export function buildEntityWhere(query: EntityQuery): EntityQuerySql {
     clauses.push(`(${compileScopeQ(parseScopeQ(query.scopeQ), ctx)})`);
   const geo = query.geo ? parseGeoQuery(query.geo) : null;
   if (geo) clauses.push(`(${compileGeoQuery(geo, ctx)})`);
-  return { where: clauses.join(' AND '), params: ctx.params };
+  const from = entitySourceSql(query.visibility, ctx.param);
+  return { where: clauses.join(' AND '), params: ctx.params, from };
 }

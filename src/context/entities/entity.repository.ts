@@ -5,10 +5,24 @@
  * caller's transaction.
  */
 import type { Queryable } from '../../platform/db/database.js';
+import { readAttrsSql, readScopeSql } from '../../governance/read-scope.js';
 import { boundingBox, type Instance, type StoredEntity } from './entity.model.js';
 
-/** Who may see which rows: admins everything, others their organisation's entities. */
-export type Visibility = { all: true } | { all: false; org: string | null };
+/**
+ * Who may see which rows: admins everything; others their organisation's entities plus
+ * what datasets make readable to them (open data, and grants of their organisation for
+ * the stated purpose in force at `at`) — see src/governance/read-scope.ts.
+ */
+export type Visibility =
+  | { all: true }
+  | {
+      all: false;
+      org: string | null;
+      purpose?: string | null;
+      at?: Date;
+      /** Told what a read returned (metering); must not throw or block. */
+      onRead?: (tenant: string, entities: readonly StoredEntity[]) => void;
+    };
 
 interface EntityRow {
   id: string;
@@ -30,6 +44,7 @@ export const toEntity = (r: EntityRow): StoredEntity => ({
   ownerOrg: r.owner_org,
 });
 
+/** Whether the caller owns (may change) an entity; reads are scoped in SQL instead. */
 export function visibleTo(v: Visibility, e: { ownerOrg: string | null }): boolean {
   return v.all || (v.org !== null && e.ownerOrg === v.org);
 }
@@ -41,8 +56,24 @@ export function visibilitySql(
   param: (value: unknown) => string,
 ): string {
   if (v.all) return 'TRUE';
-  if (v.org === null) return 'FALSE';
-  return `${alias}.owner_org = ${param(v.org)}`;
+  return readScopeSql(scopeOf(v), alias, param);
+}
+
+const scopeOf = (v: { org: string | null; purpose?: string | null; at?: Date }) => ({
+  org: v.org,
+  purpose: v.purpose ?? null,
+  at: v.at ?? new Date(),
+});
+
+/**
+ * The entity rows a reader selects from: for non-admins, `ngsi_entities` with each row's
+ * attributes cut down to what the caller may read, so filters on hidden attributes match
+ * nothing and counts stay exact.
+ */
+export function entitySourceSql(v: Visibility, param: (value: unknown) => string): string {
+  if (v.all) return 'ngsi_entities';
+  return `(SELECT s.tenant, s.id, s.types, s.scopes, ${readAttrsSql(scopeOf(v), 's', param)} AS attrs,
+      s.created_at, s.modified_at, s.owner_org FROM ngsi_entities s)`;
 }
 
 export async function tenantExists(db: Queryable, tenant: string): Promise<boolean> {
@@ -229,6 +260,8 @@ export async function appendHistory(
 export interface EntityQuerySql {
   where: string;
   params: unknown[];
+  /** Row source aliased `e` (entitySourceSql); `ngsi_entities` when absent. */
+  from?: string;
 }
 
 export async function selectEntities(
@@ -240,7 +273,7 @@ export async function selectEntities(
   const n = q.params.length;
   const { rows } = await db.query<EntityRow>(
     `SELECT e.id, e.types, e.scopes, e.attrs, e.created_at, e.modified_at, e.owner_org
-       FROM ngsi_entities e WHERE ${q.where} ORDER BY e.id LIMIT $${n + 1} OFFSET $${n + 2}`,
+       FROM ${q.from ?? 'ngsi_entities'} e WHERE ${q.where} ORDER BY e.id LIMIT $${n + 1} OFFSET $${n + 2}`,
     [...q.params, limit, offset],
   );
   return rows.map(toEntity);
@@ -248,7 +281,7 @@ export async function selectEntities(
 
 export async function countEntities(db: Queryable, q: EntityQuerySql): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int8 AS n FROM ngsi_entities e WHERE ${q.where}`,
+    `SELECT count(*)::int8 AS n FROM ${q.from ?? 'ngsi_entities'} e WHERE ${q.where}`,
     q.params,
   );
   return rows[0]?.n ?? 0;
@@ -267,11 +300,12 @@ export async function typeSummary(
     return `$${params.length}`;
   };
   const vis = visibilitySql(v, 'e', param);
+  const source = entitySourceSql(v, param);
   const typeFilter = type === null ? '' : `AND t.type = ${param(type)}`;
   const { rows } = await db.query<{ type: string; attrs: string[] | null; n: number }>(
     `SELECT t.type, count(DISTINCT e.id)::int8 AS n,
             array_remove(array_agg(DISTINCT k.key), NULL) AS attrs
-       FROM ngsi_entities e
+       FROM ${source} e
        CROSS JOIN LATERAL unnest(e.types) AS t(type)
        LEFT JOIN LATERAL jsonb_object_keys(e.attrs) AS k(key) ON TRUE
       WHERE e.tenant = $1 AND ${vis} ${typeFilter}
@@ -295,6 +329,7 @@ export async function attributeSummary(
     return `$${params.length}`;
   };
   const vis = visibilitySql(v, 'e', param);
+  const source = entitySourceSql(v, param);
   const attrFilter =
     (attr === null ? '' : `AND a.key = ${param(attr)}`) +
     (type === null ? '' : ` AND e.types @> ARRAY[${param(type)}::text]`);
@@ -302,7 +337,7 @@ export async function attributeSummary(
     `SELECT a.key AS attr, count(DISTINCT e.id)::int8 AS n,
             array_agg(DISTINCT i.inst->>'type') AS kinds,
             array_agg(DISTINCT t.type) AS types
-       FROM ngsi_entities e
+       FROM ${source} e
        CROSS JOIN LATERAL jsonb_each(e.attrs) AS a(key, value)
        CROSS JOIN LATERAL jsonb_array_elements(a.value) AS i(inst)
        CROSS JOIN LATERAL unnest(e.types) AS t(type)

@@ -203,6 +203,7 @@ export class EntityService {
       page.limit > 0 ? selectEntities(this.db, sql, page.limit, page.offset) : Promise.resolve([]),
       page.count ? countEntities(this.db, sql) : Promise.resolve(null),
     ]);
+    if (!query.visibility.all) query.visibility.onRead?.(query.tenant, entities);
     return { entities, total };
   }
 

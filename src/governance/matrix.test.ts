@@ -1,0 +1,242 @@
+/**
+ * The authorization matrix: every NGSI-LD read path × every kind of caller × open,
+ * restricted and personal datasets and uncovered data. Each cell asserts the exact set
+ * of entities (bodies), counts and page boundaries, and that hidden attributes neither
+ * show nor match.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { testBackends } from '../platform/testing/database.js';
+import type { TestNode } from '../platform/testing/node.js';
+import {
+  call,
+  callers,
+  createDataset,
+  grantAccess,
+  policy,
+  startGovernanceNode,
+  type Caller,
+} from './governance.testing.js';
+
+const point = (lon: number, lat: number) => ({
+  type: 'GeoProperty',
+  value: { type: 'Point', coordinates: [lon, lat] },
+});
+const entity = (type: string, n: number, attrs: Record<string, unknown>) => ({
+  id: `urn:ngsi-ld:${type}:${n}`,
+  type,
+  location: point(4.35 + n / 1000, 50.85),
+  ...attrs,
+});
+
+const BENCH = [1, 2, 3].map((n) =>
+  entity('Bench', n, {
+    seats: { type: 'Property', value: n },
+    secretNote: { type: 'Property', value: 'x' },
+  }),
+);
+const PARKING = [1, 2].map((n) =>
+  entity('Parking', n, { occupancy: { type: 'Property', value: n * 10 } }),
+);
+const PERSON = [1, 2].map((n) => entity('Person', n, { age: { type: 'Property', value: 30 + n } }));
+const MISC = [entity('Misc', 1, { x: { type: 'Property', value: 1 } })];
+const ALL = [...BENCH, ...PARKING, ...PERSON, ...MISC].map((e) => e.id).sort();
+const ids = (list: { id: string }[]) => list.map((e) => e.id).sort();
+const OPEN = ids(BENCH);
+const GRANTED = ids([...BENCH, ...PARKING, ...PERSON]);
+
+type Who =
+  | 'anonymous'
+  | 'unrelated'
+  | 'otherPurpose'
+  | 'granted'
+  | 'expired'
+  | 'revoked'
+  | 'overQuota'
+  | 'publisher'
+  | 'admin';
+
+const expected: Record<Who, { ids: string[]; owner: boolean }> = {
+  anonymous: { ids: OPEN, owner: false },
+  unrelated: { ids: OPEN, owner: false },
+  otherPurpose: { ids: OPEN, owner: false },
+  granted: { ids: GRANTED, owner: false },
+  expired: { ids: OPEN, owner: false },
+  revoked: { ids: OPEN, owner: false },
+  overQuota: { ids: OPEN, owner: false },
+  publisher: { ids: ALL, owner: true },
+  admin: { ids: ALL, owner: true },
+};
+
+const TYPES = 'Bench,Parking,Person,Misc';
+
+for (const backend of testBackends()) {
+  describe(`governance authorization matrix (${backend})`, () => {
+    let node: TestNode;
+    let who: Record<Who, Caller | null>;
+    before(async () => {
+      node = await startGovernanceNode(backend);
+      const c = await callers(node, {
+        publisher: ['publisher', 'steward'],
+        unrelated: ['consumer'],
+        otherPurpose: ['consumer'],
+        granted: ['consumer'],
+        expired: ['consumer'],
+        revoked: ['consumer'],
+        overQuota: ['consumer'],
+      });
+      who = { anonymous: null, ...c };
+      const pub = c.publisher;
+      const created = await call(node, pub, 'POST', '/ngsi-ld/v1/entityOperations/create', [
+        ...BENCH,
+        ...PARKING,
+        ...PERSON,
+        ...MISC,
+      ]);
+      assert.equal(created.statusCode, 201, created.body);
+      await createDataset(node, pub, {
+        types: ['Bench'],
+        classification: 'open',
+        transforms: { dropAttrs: ['secretNote'] },
+      });
+      const restricted = await createDataset(node, pub, {
+        types: ['Parking'],
+        classification: 'restricted',
+        policy: policy(['research', 'education']),
+      });
+      const personal = await createDataset(node, pub, {
+        types: ['Person'],
+        classification: 'personal',
+        policy: policy(['research', 'education']),
+      });
+      for (const ds of [restricted, personal]) {
+        await grantAccess(node, c.granted, pub, ds, 'research');
+        await grantAccess(node, c.otherPurpose, pub, ds, 'education');
+        await grantAccess(node, c.expired, pub, ds, 'research', {
+          validFrom: '2020-01-01T00:00:00Z',
+          validUntil: '2020-02-01T00:00:00Z',
+        });
+        const revoked = await grantAccess(node, c.revoked, pub, ds, 'research');
+        const r = await call(node, pub, 'POST', `/api/v1/grants/${revoked}/revoke`, {
+          reason: 'ended',
+        });
+        assert.equal(r.statusCode, 200, r.body);
+        await grantAccess(node, c.overQuota, pub, ds, 'research', { quotaPerDay: 1 });
+      }
+      // The over-quota consumer spends its one request of the day…
+      const first = await read(c.overQuota, `/entities?type=${TYPES}&limit=100`);
+      assert.deepEqual(ids(first.json()), GRANTED);
+      await node.app.governance.meter.flush();
+    });
+    after(() => node.close());
+
+    function read(caller: Caller | null, path: string, payload?: unknown) {
+      return call(
+        node,
+        caller,
+        payload === undefined ? 'GET' : 'POST',
+        `/ngsi-ld/v1${path}`,
+        payload,
+        { 'ocp-purpose': 'research' },
+      );
+    }
+
+    for (const name of Object.keys(expected) as Who[]) {
+      const want = expected[name];
+      describe(name, () => {
+        it('query: bodies, count and attributes', async () => {
+          const res = await read(who[name], `/entities?type=${TYPES}&limit=100&count=true`);
+          assert.equal(res.statusCode, 200, res.body);
+          const body = res.json() as Record<string, unknown>[];
+          assert.deepEqual(ids(body as { id: string }[]), want.ids);
+          assert.equal(res.headers['ngsild-results-count'], String(want.ids.length));
+          const bench = body.find((e) => e.id === 'urn:ngsi-ld:Bench:1')!;
+          assert.equal('secretNote' in bench, want.owner, 'dropped attribute for open readers');
+          assert.ok('seats' in bench);
+        });
+
+        it('pagination: page boundaries follow visible entities only', async () => {
+          const seen: string[] = [];
+          for (let offset = 0; offset < 9; offset += 2) {
+            const res = await read(
+              who[name],
+              `/entities?type=${TYPES}&limit=2&offset=${offset}&count=true`,
+            );
+            assert.equal(res.statusCode, 200, res.body);
+            assert.equal(res.headers['ngsild-results-count'], String(want.ids.length));
+            const page = ids(res.json());
+            assert.deepEqual(page, want.ids.slice(offset, offset + 2));
+            seen.push(...page);
+          }
+          assert.deepEqual(seen, want.ids);
+        });
+
+        it('retrieve: 200 for visible entities, 404 for the rest', async () => {
+          for (const id of ALL) {
+            const res = await read(who[name], `/entities/${encodeURIComponent(id)}`);
+            assert.equal(res.statusCode, want.ids.includes(id) ? 200 : 404, `${id}: ${res.body}`);
+          }
+        });
+
+        it('batch query', async () => {
+          const res = await read(who[name], '/entityOperations/query?limit=100&count=true', {
+            type: 'Query',
+            entities: TYPES.split(',').map((type) => ({ type })),
+          });
+          assert.equal(res.statusCode, 200, res.body);
+          assert.deepEqual(ids(res.json()), want.ids);
+          assert.equal(res.headers['ngsild-results-count'], String(want.ids.length));
+        });
+
+        it('geo-query', async () => {
+          const res = await read(
+            who[name],
+            `/entities?type=${TYPES}&limit=100&count=true&georel=near;maxDistance==50000` +
+              '&geometry=Point&coordinates=[4.35,50.85]',
+          );
+          assert.equal(res.statusCode, 200, res.body);
+          assert.deepEqual(ids(res.json()), want.ids);
+        });
+
+        it('filters on hidden attributes match nothing', async () => {
+          const res = await read(who[name], '/entities?type=Bench&q=secretNote=="x"&count=true');
+          assert.equal(res.statusCode, 200, res.body);
+          assert.equal(res.headers['ngsild-results-count'], want.owner ? '3' : '0');
+        });
+
+        it('types and attributes discovery', async () => {
+          const types = await read(who[name], '/types');
+          assert.equal(types.statusCode, 200, types.body);
+          const wantTypes = [...new Set(want.ids.map((id) => id.split(':')[2]!))].sort();
+          assert.deepEqual([...types.json().typeList].sort(), wantTypes);
+          const attrs = await read(who[name], '/attributes');
+          assert.equal(attrs.statusCode, 200, attrs.body);
+          const list = attrs.json().attributeList as string[];
+          assert.equal(list.includes('secretNote'), want.owner);
+          assert.equal(list.includes('occupancy'), want.ids.includes('urn:ngsi-ld:Parking:1'));
+          assert.equal(list.includes('age'), want.ids.includes('urn:ngsi-ld:Person:1'));
+          assert.equal(list.includes('x'), want.ids.includes('urn:ngsi-ld:Misc:1'));
+        });
+      });
+    }
+
+    it('without a stated purpose a granted consumer sees open data only', async () => {
+      const res = await call(node, who.granted, 'GET', `/ngsi-ld/v1/entities?type=${TYPES}`);
+      assert.deepEqual(ids(res.json()), OPEN);
+    });
+
+    it('a purpose outside the vocabulary syntax is a 400', async () => {
+      const res = await call(
+        node,
+        who.granted,
+        'GET',
+        `/ngsi-ld/v1/entities?type=${TYPES}`,
+        undefined,
+        {
+          'ocp-purpose': 'Not A Purpose!',
+        },
+      );
+      assert.equal(res.statusCode, 400);
+    });
+  });
+}
