@@ -5,6 +5,7 @@
  * normalized NGSI-LD fragment.
  */
 import { AppError } from '../platform/http/errors.js';
+import { assertStorableJson } from '../platform/http/json-body.js';
 import type { EntityInput } from '../context/entities/entity.model.js';
 import { isDateTime, isGeometry, parseEntity } from '../context/entities/entity.model.js';
 import type { RequestContext } from '../context/jsonld/context-resolver.js';
@@ -125,12 +126,16 @@ export async function decodeMessage(
   receivedAt: Date,
 ): Promise<Decoded> {
   let body: unknown;
+  const text = payload.toString('utf8');
   try {
-    body = JSON.parse(payload.toString('utf8'));
+    body = JSON.parse(text);
   } catch (error) {
     return fail('malformed_json', `not JSON: ${(error as Error).message}`.slice(0, 300));
   }
   try {
+    // A string PostgreSQL cannot store would fail the whole write batch, other devices'
+    // messages included: refuse this message alone.
+    assertStorableJson(text, body);
     if (topic.kind === 'entities') {
       const items = Array.isArray(body) ? body : [body];
       if (items.length === 0) return fail('invalid_payload', 'the array of entities is empty');
