@@ -1,3 +1,4 @@
+import { consultationsFeature } from './consultations/consultations.feature.js';
 import { contextFeature } from './context/context.feature.js';
 import { devicesFeature } from './devices/devices.feature.js';
 import { governanceFeature } from './governance/governance.feature.js';
@@ -5,7 +6,10 @@ import { identityFeature } from './identity/identity.feature.js';
 import { ledgerFeature } from './ledger/ledger.routes.js';
 import { opsFeature } from './ops/ops.routes.js';
 import type { Feature } from './platform/http/server.js';
+import { portalFeature } from './portal/portal.feature.js';
+import { registerFeature } from './register/register.feature.js';
 import { subscriptionsFeature } from './subscriptions/subscriptions.feature.js';
+import { temporalFeature } from './temporal/temporal.feature.js';
 
 /** Every feature mounted on a node, in registration order. */
 export const features: readonly Feature[] = [
@@ -14,6 +18,11 @@ export const features: readonly Feature[] = [
   ledgerFeature,
   governanceFeature,
   contextFeature,
+  temporalFeature,
   subscriptionsFeature,
   devicesFeature,
+  registerFeature,
+  consultationsFeature,
+  // Last: the portal's page routes are exact paths, but keep the APIs first in the list.
+  portalFeature,
 ];
