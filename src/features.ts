@@ -9,6 +9,7 @@ import type { Feature } from './platform/http/server.js';
 import { portalFeature } from './portal/portal.feature.js';
 import { registerFeature } from './register/register.feature.js';
 import { subscriptionsFeature } from './subscriptions/subscriptions.feature.js';
+import { temporalFeature } from './temporal/temporal.feature.js';
 
 /** Every feature mounted on a node, in registration order. */
 export const features: readonly Feature[] = [
@@ -17,6 +18,7 @@ export const features: readonly Feature[] = [
   ledgerFeature,
   governanceFeature,
   contextFeature,
+  temporalFeature,
   subscriptionsFeature,
   devicesFeature,
   registerFeature,
