@@ -8,6 +8,7 @@ import type { Clock } from '../platform/clock.js';
 import type { Role } from '../platform/http/access.js';
 import type { Backend } from '../platform/testing/database.js';
 import { startTestNode, type TestNode } from '../platform/testing/node.js';
+import { subscriptionsFeature } from '../subscriptions/subscriptions.feature.js';
 import { governanceFeature } from './governance.feature.js';
 
 export { bearer };
@@ -21,9 +22,19 @@ export async function startGovernanceNode(
     backend,
     mqtt: 'off',
     listen: false,
-    features: [opsFeature, identityFeature, governanceFeature, contextFeature],
+    features: [
+      opsFeature,
+      identityFeature,
+      governanceFeature,
+      contextFeature,
+      subscriptionsFeature,
+    ],
     ...(options.clock ? { clock: options.clock } : {}),
-    env: { OCP_BOOTSTRAP_ADMIN_SECRET: ADMIN_SECRET, OCP_RATE_LIMIT: 'off' },
+    env: {
+      OCP_BOOTSTRAP_ADMIN_SECRET: ADMIN_SECRET,
+      OCP_RATE_LIMIT: 'off',
+      OCP_FETCH_ALLOW_PRIVATE: 'true',
+    },
   });
 }
 

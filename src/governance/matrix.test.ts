@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { testBackends } from '../platform/testing/database.js';
+import { eventually, startReceiver, type Receiver } from '../subscriptions/receiver.testing.js';
 import type { TestNode } from '../platform/testing/node.js';
 import {
   call,
@@ -127,8 +128,63 @@ for (const backend of testBackends()) {
       const first = await read(c.overQuota, `/entities?type=${TYPES}&limit=100`);
       assert.deepEqual(ids(first.json()), GRANTED);
       await node.app.governance.meter.flush();
+      await notifyAll();
     });
-    after(() => node.close());
+    after(async () => {
+      await node.close();
+      await receiver?.close();
+    });
+
+    let receiver: Receiver;
+    /** Entity ids each subscriber was notified of after one batch update of all entities. */
+    const notified = new Map<Who, Promise<string[]>>();
+    async function notifyAll(): Promise<void> {
+      receiver = await startReceiver();
+      const subs = new Map<string, Who>();
+      for (const name of Object.keys(expected) as Who[]) {
+        if (name === 'anonymous') continue;
+        const res = await call(
+          node,
+          who[name],
+          'POST',
+          '/ngsi-ld/v1/subscriptions',
+          {
+            type: 'Subscription',
+            entities: TYPES.split(',').map((type) => ({ type })),
+            notification: { endpoint: { uri: receiver.url, accept: 'application/json' } },
+          },
+          { 'ocp-purpose': 'research' },
+        );
+        assert.equal(res.statusCode, 201, res.body);
+        subs.set(res.headers.location!.split('/').pop()!, name);
+      }
+      const updated = await call(
+        node,
+        who.publisher,
+        'POST',
+        '/ngsi-ld/v1/entityOperations/update',
+        ALL.map((id) => ({ id, type: id.split(':')[2], tick: { type: 'Property', value: 1 } })),
+      );
+      assert.equal(updated.statusCode, 204, updated.body);
+      const seen = (name: Who) =>
+        receiver.received
+          .filter((r) => subs.get(decodeURIComponent(r.body.subscriptionId as string)) === name)
+          .flatMap((r) => r.body.data.map((e) => e.id as string))
+          .sort();
+      for (const name of subs.values()) {
+        notified.set(
+          name,
+          eventually(
+            () => {
+              const got = seen(name);
+              return expected[name].ids.every((id) => got.includes(id)) ? got : undefined;
+            },
+            15_000,
+            `notifications for ${name}`,
+          ),
+        );
+      }
+    }
 
     function read(caller: Caller | null, path: string, payload?: unknown) {
       return call(
@@ -203,6 +259,12 @@ for (const backend of testBackends()) {
           assert.equal(res.statusCode, 200, res.body);
           assert.equal(res.headers['ngsild-results-count'], want.owner ? '3' : '0');
         });
+
+        if (name !== 'anonymous') {
+          it('notifications carry visible entities only, checked at delivery', async () => {
+            assert.deepEqual(await notified.get(name), want.ids);
+          });
+        }
 
         it('types and attributes discovery', async () => {
           const types = await read(who[name], '/types');

@@ -138,7 +138,11 @@ export function buildEntityWhere(query: EntityQuery): EntityQuerySql {
   if (query.scopeQ !== undefined)
     clauses.push(`(${compileScopeQ(parseScopeQ(query.scopeQ), ctx)})`);
   const geo = query.geo ? parseGeoQuery(query.geo) : null;
-  if (geo) clauses.push(`(${compileGeoQuery(geo, ctx)})`);
+  if (geo) {
+    clauses.push(`(${compileGeoQuery(geo, ctx)})`);
+    // A GeoProperty the caller may not read (cut from the row's attributes) must not match.
+    if (!query.visibility.all) clauses.push(`e.attrs ? ${ctx.param(ctx.expand(geo.geoproperty))}`);
+  }
   const from = entitySourceSql(query.visibility, ctx.param);
   return { where: clauses.join(' AND '), params: ctx.params, from };
 }

@@ -240,9 +240,6 @@ export function compileGeoQuery(geo: GeoQuery, ctx: CompileContext): string {
     `g.tenant = ${ctx.tenantSql}`,
     `g.entity_id = ${ctx.alias}.id`,
     `g.attr = ${ctx.param(ctx.expand(geo.geoproperty))}::text`,
-    // The row's attributes may be cut down to what the caller may read: a hidden
-    // GeoProperty must not match either.
-    `${ctx.alias}.attrs ? g.attr`,
   ];
   if (geo.georel === 'near') {
     const [lon, lat] = geo.geometry.coordinates as Position;
