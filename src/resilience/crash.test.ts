@@ -1,9 +1,10 @@
 /**
  * Crash: `ocp start` under sustained batch upserts and ledger-recorded registrations is
  * killed with SIGKILL (no shutdown code runs) and started again on the same storage.
- * Every write acknowledged with 2xx before the kill must be there, every acknowledged
- * registration must reach the ledger, and the ledger must verify and extend the last
- * checkpoint a verifier saw before the crash (RFC 9162 consistency proof).
+ * Every write acknowledged with 2xx before the kill must be there, its subscription
+ * notification must be delivered (at least once, after the restart if need be), every
+ * acknowledged registration must reach the ledger, and the ledger must verify and extend
+ * the last checkpoint a verifier saw before the crash (RFC 9162 consistency proof).
  * Runs on an embedded PGlite data directory and, when OCP_TEST_DATABASE_URL is set, on
  * a fresh PostgreSQL database. OCP_CRASH_ROUNDS (default 1) repeats kill and restart.
  */
@@ -14,6 +15,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { verifyLog } from '../ledger/verify.js';
 import { createPostgresDatabase, testBackends } from '../platform/testing/database.js';
+import { startReceiver } from '../subscriptions/receiver.testing.js';
 import { missingViaApi, startWriteLoad } from './load.js';
 import { freePort, startChildNode, until, type ChildNode } from './servers.js';
 
@@ -81,13 +83,46 @@ for (const backend of testBackends()) {
         OCP_PORT: String(port),
         OCP_MQTT_URL: 'none',
         OCP_PUBLIC_URL: 'http://ocp.crash.test',
+        // Notifications go to a receiver on this machine; a short fetch timeout keeps the
+        // delivery lease (2 × timeout + 30 s) a killed node leaves behind short.
+        OCP_FETCH_ALLOW_PRIVATE: 'true',
+        OCP_FETCH_TIMEOUT_MS: '1000',
         ...(database ? { OCP_DATABASE_URL: database.url } : { OCP_DATA_DIR: dir }),
       };
       const statePath = path.join(dir, 'verifier.json');
+      const receiver = await startReceiver();
       let node: ChildNode | null = null;
       try {
         node = await startChildNode(vars);
         const url = node.url;
+        // Waiting out the lease costs ~30 s, so one backend per run checks notifications:
+        // PostgreSQL when it is configured (the production set-up), PGlite otherwise.
+        const notifications = backend === testBackends().at(-1);
+        const subscribed = await fetch(`${url}/ngsi-ld/v1/subscriptions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            type: 'Subscription',
+            entities: [{ type: 'AirQualityObserved' }],
+            notification: {
+              attributes: ['NO2'],
+              endpoint: { uri: receiver.url, accept: 'application/json' },
+            },
+          }),
+        });
+        assert.equal(subscribed.status, 201, await subscribed.text());
+        if (!notifications) {
+          const removed = await fetch(`${url}${subscribed.headers.get('location')}`, {
+            method: 'DELETE',
+          });
+          assert.equal(removed.status, 204);
+        }
+        const notified = new Set<string>();
+        const delivered = () => {
+          for (const n of receiver.received)
+            for (const e of n.body.data) notified.add(e.id as string);
+          return [...entities].every((id) => notified.has(id));
+        };
         const entities = new Set<string>();
         const organisations: string[] = [];
         let lastSeen = { size: 0, root: '' };
@@ -140,6 +175,11 @@ for (const backend of testBackends()) {
             const response = await fetch(`${url}/api/v1/organisations/${id}`);
             assert.equal(response.status, 200, `organisation ${id} acknowledged before the crash`);
           }
+          // Changes committed before the crash are notified, some by the restarted node
+          // once the lease the killed one held runs out.
+          const waited = notifications
+            ? await until('a notification for every acknowledged entity', delivered, 50_000, 100)
+            : null;
           // Registrations queued for the ledger in their own transaction are sequenced
           // after the restart.
           await until('every acknowledged registration in the ledger', async () => {
@@ -155,11 +195,15 @@ for (const backend of testBackends()) {
           assert.equal(full.size, report.size);
           process.stdout.write(
             `# crash (${backend}) round ${round}: ${entities.size} acknowledged entities, ` +
-              `${organisations.length} registrations, ledger ${before.size} → ${report.size} verified\n`,
+              `${organisations.length} registrations, ledger ${before.size} → ${report.size} verified, ` +
+              (waited === null
+                ? 'notifications not checked on this backend\n'
+                : `all notified ${waited} ms after the restart (${receiver.received.length} notifications)\n`),
           );
           lastSeen = { size: report.size, root: report.root };
         }
       } finally {
+        await receiver.close();
         await node?.kill('SIGKILL');
         await database?.drop();
         rmSync(dir, { recursive: true, force: true });
