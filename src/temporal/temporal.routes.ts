@@ -206,7 +206,14 @@ export function registerTemporalRoutes(
       : paginationOf({ limit: params.limit, offset: params.offset, count: params.count });
     const visibility = visibilityOf(request);
     const result = await service.query({
-      query: { ...query, tenant: tenantOf(request), visibility, map, attrs },
+      // attrs also selects entities (those having one of them), except for one entity by id.
+      query: {
+        ...query,
+        tenant: tenantOf(request),
+        visibility,
+        map,
+        attrs: single ? undefined : attrs,
+      },
       page,
       temporal,
       options,

@@ -56,7 +56,7 @@ export interface TemporalResult {
 }
 
 /** Extra work to do inside an entity-service write transaction. */
-type Pending = (tx: Queryable) => Promise<void>;
+type Pending = (tx: Queryable, at: Date) => Promise<void>;
 
 const key = (entityId: string, attr: string) => `${entityId}\u0000${attr}`;
 
@@ -84,8 +84,8 @@ export class TemporalService {
     private readonly entities: EntityService,
     private readonly clock: Clock,
   ) {
-    entities.onChange(async (tx) => {
-      for (const work of this.pending.getStore() ?? []) await work(tx);
+    entities.onChange(async (tx, _changes, at) => {
+      for (const work of this.pending.getStore() ?? []) await work(tx, at);
     });
   }
 
@@ -209,11 +209,11 @@ export class TemporalService {
       latest[attr] = [...byDataset.values()];
     }
     await this.withPending(
-      async (tx) => {
+      async (tx, at) => {
         await appendHistory(
           tx,
           scope.tenant,
-          older.map(({ attr, inst }) => this.historyRow(input.id, input.types, attr, inst)),
+          older.map(({ attr, inst }) => this.historyRow(input.id, input.types, attr, inst, at)),
         );
       },
       () => this.entities.create(scope, { ...input, attrs: latest }),
@@ -356,14 +356,21 @@ export class TemporalService {
     entity: StoredEntity,
     instances: Record<string, Instance[]>,
   ): Promise<void> {
+    const at = this.clock.now();
     const rows = Object.entries(instances).flatMap(([attr, list]) =>
-      list.map((inst) => this.historyRow(entity.id, entity.types, attr, inst)),
+      list.map((inst) => this.historyRow(entity.id, entity.types, attr, inst, at)),
     );
     await this.db.transaction((tx) => appendHistory(tx, scope.tenant, rows));
   }
 
-  private historyRow(entityId: string, types: string[], attr: string, inst: Instance): HistoryRow {
-    const now = this.clock.now().toISOString();
+  private historyRow(
+    entityId: string,
+    types: string[],
+    attr: string,
+    inst: Instance,
+    at: Date = this.clock.now(),
+  ): HistoryRow {
+    const now = at.toISOString();
     return {
       entityId,
       attr,
