@@ -35,6 +35,9 @@ export interface WorkerOptions {
   leaseMs: number;
 }
 
+/** Changes queued for one subscription that one notification may carry together. */
+const MAX_ROWS_PER_NOTIFICATION = 100;
+
 export function backoffMs(attempt: number, base: number, max: number): number {
   // attempt 1 → base, 2 → 2·base, … capped; ±20 % jitter so retries do not synchronise.
   const raw = Math.min(max, base * 2 ** Math.max(0, attempt - 1));
@@ -130,7 +133,6 @@ export class OutboxWorker {
         ),
       );
     if (!sub) return record({ ids: [head.id], outcome: 'skipped' });
-    let rows = [head];
     if (sub.throttling !== null && head.kind === 'change') {
       const last = sub.status.lastNotification?.getTime() ?? 0;
       const next = last + sub.throttling * 1000;
@@ -138,8 +140,14 @@ export class OutboxWorker {
         await postpone(this.db, [head.id], new Date(next));
         return;
       }
+    }
+    let rows = [head];
+    if (head.kind === 'change') {
       const leaseUntil = new Date(this.clock.now().getTime() + this.options.leaseMs);
-      rows = [head, ...(await claimFollowers(this.db, head, this.id, leaseUntil))];
+      rows = [
+        head,
+        ...(await claimFollowers(this.db, head, this.id, leaseUntil, MAX_ROWS_PER_NOTIFICATION)),
+      ];
     }
     const ids = rows.map((r) => r.id);
     const now = this.clock.now();

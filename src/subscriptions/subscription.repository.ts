@@ -433,20 +433,32 @@ export async function claim(
   return rows.sort((a, b) => a.id - b.id);
 }
 
-/** Leases the rows queued behind `head` (throttled subscriptions send them as one). */
+/**
+ * Leases change rows queued right behind `head` (up to `limit`, none past a periodic
+ * row), so a backlog goes out as one notification holding the latest state of each
+ * entity instead of one notification per change all showing that same state.
+ */
 export async function claimFollowers(
   db: Queryable,
   head: OutboxRow,
   worker: string,
   leaseUntil: Date,
+  limit: number,
 ): Promise<OutboxRow[]> {
   const { rows } = await db.query<OutboxRow>(
     `UPDATE ngsi_notification_outbox SET claimed_until = $4, claimed_by = $5
-      WHERE tenant = $1 AND subscription_id = $2 AND id > $3 AND kind = 'change'
+      WHERE id IN (
+        SELECT f.id FROM ngsi_notification_outbox f
+         WHERE f.tenant = $1 AND f.subscription_id = $2 AND f.id > $3 AND f.kind = 'change'
+           AND NOT EXISTS (SELECT 1 FROM ngsi_notification_outbox p
+                            WHERE p.tenant = f.tenant AND p.subscription_id = f.subscription_id
+                              AND p.kind = 'periodic' AND p.id > $3 AND p.id < f.id)
+         ORDER BY f.id LIMIT $6
+         FOR UPDATE SKIP LOCKED)
      RETURNING id, tenant, subscription_id, kind, entities, committed_at, attempts`,
-    [head.tenant, head.subscription_id, head.id, leaseUntil, worker],
+    [head.tenant, head.subscription_id, head.id, leaseUntil, worker, limit],
   );
-  return rows;
+  return rows.sort((a, b) => a.id - b.id);
 }
 
 /** Pushes a leased row back to `dueAt` without counting an attempt (throttling). */

@@ -38,8 +38,9 @@ export const subscriptionsFeature: Feature = {
     const worker = config.notify.worker
       ? new OutboxWorker(db, clock, app.ngsiEntities, resolver, notifier, logger, {
           ...config.notify,
-          // Longer than any delivery can take (fetch timeout), so a live lease never expires.
-          leaseMs: config.fetch.timeoutMs * 2 + 30_000,
+          // Longer than a delivery can take (a query, then one send bounded by the fetch
+          // timeout); a lease left by a dead process frees its rows this long after.
+          leaseMs: config.fetch.timeoutMs * 2 + 5_000,
         })
       : null;
     app.decorate('notificationWorker', worker);
