@@ -1,5 +1,11 @@
 /** Test helpers for device ingestion: a node with a broker, devices that publish to it. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ADMIN_SECRET, adminToken, createClient } from '../identity/identity.testing.js';
 import type { Role } from '../platform/http/access.js';
@@ -132,4 +138,66 @@ export async function entity(
   if (res.statusCode === 404) return null;
   if (res.statusCode !== 200) throw new Error(`GET entity: ${res.statusCode} ${res.body}`);
   return res.json();
+}
+
+// ── brokers of our own, to restart and kill ─────────────────────────────────────
+
+export interface TestBroker {
+  port: number;
+  stop(): Promise<void>;
+}
+
+export const hasMosquitto = spawnSync('mosquitto', ['-h']).error === undefined;
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+async function waitListening(port: number): Promise<void> {
+  await waitFor(`a broker on port ${port}`, async () => {
+    const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 500 });
+    const ok = await new Promise<boolean>((resolve) => {
+      c.once('connect', () => resolve(true));
+      c.once('error', () => resolve(false));
+      c.once('close', () => resolve(false));
+    });
+    c.end(true);
+    return ok;
+  });
+}
+
+/** A Mosquitto of our own (anonymous, in-memory), killed with SIGKILL on stop. */
+export async function startMosquitto(port: number): Promise<TestBroker> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ocp-mosquitto-'));
+  const conf = path.join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+  const child: ChildProcess = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+  await waitListening(port);
+  return {
+    port,
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startAedes(port: number): Promise<TestBroker> {
+  const broker = await Aedes.createBroker();
+  const server: Server = createServer(broker.handle);
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    port,
+    async stop() {
+      // Drop every connection at once, as a crashing broker would.
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
