@@ -2,7 +2,8 @@
  * Broker outage: Mosquitto (a private one, on its own port) is stopped and started again.
  * The node's message bus must notice, fail publishes fast while the broker is away,
  * reconnect and re-subscribe by itself within 10 s; the node keeps serving HTTP writes
- * throughout and reports the broker on /ready.
+ * throughout and reports the broker on /ready; and a device measurement published after
+ * the restart is ingested and notified to an MQTT subscription within 10 s.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -79,6 +80,11 @@ describe('broker outage', { skip: skip ?? false }, () => {
       node = await startChildNode({
         OCP_DATABASE_URL: 'memory:',
         OCP_MQTT_URL: broker.url,
+        // The subscription's MQTT endpoint is this machine's broker.
+        OCP_FETCH_ALLOW_PRIVATE: 'true',
+        OCP_FETCH_TIMEOUT_MS: '2000',
+        OCP_NOTIFY_RETRY_BASE_MS: '200',
+        OCP_NOTIFY_RETRY_MAX_MS: '1000',
       });
     });
     after(() => node?.kill('SIGKILL'));
@@ -117,6 +123,96 @@ describe('broker outage', { skip: skip ?? false }, () => {
       const failed = load.outcomes.filter((o) => !(o.status === 201 || o.status === 204));
       assert.deepEqual(failed, [], 'no write failed because of the broker');
       assert.equal(node.process.exitCode, null);
+    });
+
+    it('resumes device ingestion and MQTT notifications within 10 s of a broker restart', async () => {
+      await broker.start();
+      await until('node connected to the broker', async () => (await readiness()).mqtt === 'up');
+      const api = (path: string, body: unknown) =>
+        fetch(`${node.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        }).then(async (r) => {
+          const text = await r.text();
+          return {
+            status: r.status,
+            body: (text ? JSON.parse(text) : {}) as Record<string, string>,
+          };
+        });
+      // A publisher for the device, and a subscription notifying over MQTT on this broker.
+      const org = await api('/api/v1/organisations', { name: 'Sensors', kind: 'city_department' });
+      assert.equal(org.status, 201);
+      const client = await api('/api/v1/clients', {
+        organisationId: org.body.id,
+        name: 'air sensors',
+        roles: ['publisher'],
+      });
+      assert.equal(client.status, 201, JSON.stringify(client.body));
+      const clientId = (client.body as unknown as { client: { id: string } }).client.id;
+      const subscription = await api('/ngsi-ld/v1/subscriptions', {
+        type: 'Subscription',
+        entities: [{ type: 'AirQualityObserved' }],
+        watchedAttributes: ['NO2'],
+        notification: {
+          attributes: ['NO2'],
+          endpoint: { uri: `${broker.url}/city/air`, accept: 'application/json' },
+        },
+      });
+      assert.equal(subscription.status, 201, JSON.stringify(subscription.body));
+
+      const consumer = await mqtt.connectAsync(broker.url, { reconnectPeriod: 200 });
+      const device = await mqtt.connectAsync(broker.url, { reconnectPeriod: 200 });
+      try {
+        const notified: number[] = [];
+        await consumer.subscribeAsync('city/air', { qos: 1 });
+        consumer.on('message', (_topic, payload) => {
+          const body = JSON.parse(payload.toString()) as {
+            body?: { data?: { NO2?: { value: number } }[] };
+            data?: { NO2?: { value: number } }[];
+          };
+          for (const e of body.body?.data ?? body.data ?? []) {
+            if (typeof e.NO2?.value === 'number') notified.push(e.NO2.value);
+          }
+        });
+        // Device measurement → ingestion → entity change → MQTT notification: the whole path.
+        const topic = `ocp/v1/_default/${clientId}/measurements/urn:ngsi-ld:AirQualityObserved:mqtt-1`;
+        const measure = async (value: number) => {
+          if (device.connected)
+            await device
+              .publishAsync(topic, JSON.stringify({ type: 'AirQualityObserved', NO2: value }), {
+                qos: 1,
+              })
+              .catch(() => undefined);
+          return notified.includes(value);
+        };
+        await until('first measurement notified', () => measure(1), 20_000, 250);
+
+        await broker.stop();
+        await until(
+          'node reports the broker down',
+          async () => (await readiness()).mqtt === 'down',
+        );
+        await broker.start();
+        const restarted = Date.now();
+        const resumed = await until(
+          'measurement notified after the restart',
+          () => measure(2),
+          10_000,
+          250,
+        );
+        process.stdout.write(
+          `# broker outage: ingestion and MQTT notification resumed ${resumed} ms after the restart\n`,
+        );
+        assert.ok(Date.now() - restarted < 10_000);
+        const entity = await fetch(
+          `${node.url}/ngsi-ld/v1/entities/urn:ngsi-ld:AirQualityObserved:mqtt-1`,
+        ).then((r) => r.json() as Promise<{ NO2: { value: number } }>);
+        assert.equal(entity.NO2.value, 2);
+      } finally {
+        await consumer.endAsync(true).catch(() => undefined);
+        await device.endAsync(true).catch(() => undefined);
+      }
     });
   });
 });
