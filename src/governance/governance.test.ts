@@ -400,6 +400,100 @@ for (const backend of testBackends()) {
     });
   });
 
+  describe(`privacy transforms (${backend})`, () => {
+    let node: TestNode;
+    let c: Record<'pub' | 'consumer', Caller> & { admin: Caller };
+    const LON = 4.351234;
+    const LAT = 50.846789;
+    before(async () => {
+      node = await startGovernanceNode(backend);
+      c = await callers(node, { pub: ['steward', 'publisher'], consumer: ['consumer'] });
+      const tram = (n: number) => ({
+        id: `urn:ngsi-ld:Tram:${n}`,
+        type: 'Tram',
+        location: { type: 'GeoProperty', value: { type: 'Point', coordinates: [LON, LAT] } },
+        speed: { type: 'Property', value: 30, observedAt: '2026-03-01T10:47:13Z' },
+        driver: { type: 'Property', value: 'D-17' },
+      });
+      const van = { ...tram(1), id: 'urn:ngsi-ld:Van:1', type: 'Van' };
+      const res = await call(node, c.pub, 'POST', '/ngsi-ld/v1/entityOperations/create', [
+        tram(1),
+        van,
+      ]);
+      assert.equal(res.statusCode, 201, res.body);
+      const transforms = {
+        dropAttrs: ['driver'],
+        locationGridMetres: 1000,
+        observedAtBucketSeconds: 3600,
+      };
+      await createDataset(node, c.pub, { types: ['Tram'], classification: 'open', transforms });
+      const vans = await createDataset(node, c.pub, {
+        types: ['Van'],
+        classification: 'restricted',
+        policy: policy(['research']),
+        transforms: { ...transforms, applyToGrants: true },
+      });
+      await grantAccess(node, c.consumer, c.pub, vans, 'research');
+    });
+    after(() => node.close());
+
+    /** The grid snap computed independently of the SQL. */
+    function snapped(): [number, number] {
+      const latStep = 1000 / 111_320;
+      const lat = Math.round(LAT / latStep) * latStep;
+      const lonStep = 1000 / (111_320 * Math.cos((lat * Math.PI) / 180));
+      return [Math.round(LON / lonStep) * lonStep, lat];
+    }
+
+    const get = (who: Caller | null, id: string) =>
+      call(node, who, 'GET', `/ngsi-ld/v1/entities/${encodeURIComponent(id)}`, undefined, {
+        'ocp-purpose': 'research',
+      });
+
+    for (const [label, id, reader] of [
+      ['open readers', 'urn:ngsi-ld:Tram:1', 'anonymous'],
+      ['grants when the dataset says so', 'urn:ngsi-ld:Van:1', 'consumer'],
+    ] as const) {
+      it(`coarsens location and observedAt and drops attributes for ${label}`, async () => {
+        const res = await get(reader === 'anonymous' ? null : c.consumer, id);
+        assert.equal(res.statusCode, 200, res.body);
+        const e = res.json();
+        const [lon, lat] = e.location.value.coordinates as number[];
+        const [wantLon, wantLat] = snapped();
+        assert.ok(Math.abs(lon! - wantLon) < 1e-6, `${lon} vs ${wantLon}`);
+        assert.ok(Math.abs(lat! - wantLat) < 1e-6, `${lat} vs ${wantLat}`);
+        assert.notEqual(lon, LON);
+        assert.equal(e.speed.observedAt, '2026-03-01T10:00:00Z');
+        assert.equal(e.speed.value, 30);
+        assert.equal('driver' in e, false);
+      });
+    }
+
+    it('leaves the publisher’s view untouched', async () => {
+      const e = (await get(c.pub, 'urn:ngsi-ld:Tram:1')).json();
+      assert.deepEqual(e.location.value.coordinates, [LON, LAT]);
+      assert.equal(e.speed.observedAt, '2026-03-01T10:47:13Z');
+      assert.equal(e.driver.value, 'D-17');
+    });
+
+    it('applies the same transforms in queries and batch queries', async () => {
+      const q = await call(node, null, 'GET', '/ngsi-ld/v1/entities?type=Tram,Van');
+      assert.deepEqual(
+        (q.json() as { id: string }[]).map((e) => e.id),
+        ['urn:ngsi-ld:Tram:1'],
+      );
+      const b = await call(node, null, 'POST', '/ngsi-ld/v1/entityOperations/query', {
+        type: 'Query',
+        entities: [{ type: 'Tram' }],
+      });
+      for (const e of [q.json()[0], b.json()[0]]) {
+        assert.equal(e.speed.observedAt, '2026-03-01T10:00:00Z');
+        assert.equal('driver' in e, false);
+        assert.notEqual(e.location.value.coordinates[0], LON);
+      }
+    });
+  });
+
   describe(`retention (${backend})`, () => {
     const clock = new TestClock(Date.parse('2026-01-01T00:00:00Z'));
     let node: TestNode;

@@ -275,9 +275,6 @@ export function policyTerms(policy: Policy): PolicyTerms {
   for (const rule of policy.prohibition ?? []) {
     if (rule.action === 'commercialize') terms.commercialAllowed = false;
   }
-  if ((policy.permission ?? []).some((r) => r.action === 'commercialize')) {
-    terms.commercialAllowed = terms.commercialAllowed && true;
-  }
   return terms;
 }
 

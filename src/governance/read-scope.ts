@@ -51,21 +51,31 @@ export function readScopeSql(scope: ReadScope, e: string, param: Param): string 
 }
 
 /**
- * SQL jsonb: the attributes of `e` the caller may read. Owners read everything; others
- * read the attributes some readable covering dataset allows, minus the attributes its
- * privacy transforms drop for open readers (and for grants, when the dataset says so).
+ * SQL jsonb: the attributes of `e` the caller may read, transformed as the dataset says.
+ * Owners read everything as stored. Others read each attribute through one readable
+ * covering dataset that allows it — preferring one that shows it untransformed (a grant
+ * without `applyToGrants`) — minus the attributes that dataset drops, with locations and
+ * observedAt coarsened by its transforms when the caller sees it as open data (or the
+ * transforms apply to grants too).
  */
 export function readAttrsSql(scope: ReadScope, e: string, param: Param): string {
   const owner = scope.org === null ? 'FALSE' : `${e}.owner_org = ${param(scope.org)}`;
   const granted = grantedSql(scope, 'd', param);
   return `CASE WHEN ${owner} THEN ${e}.attrs ELSE COALESCE((
-      SELECT jsonb_object_agg(k.key, k.value) FROM jsonb_each(${e}.attrs) AS k
-       WHERE EXISTS (SELECT 1 FROM gov_datasets d WHERE ${covers('d', e)}
-         AND (d.attrs IS NULL OR k.key = ANY(d.attrs))
-         AND ((d.classification = 'open'
-                AND NOT (COALESCE(d.transforms->'dropAttrs', '[]'::jsonb) ? k.key))
-              OR (${granted}
-                AND NOT (COALESCE(d.transforms->'dropAttrs', '[]'::jsonb) ? k.key
-                         AND COALESCE((d.transforms->>'applyToGrants')::boolean, FALSE)))))
+      SELECT jsonb_object_agg(k.key, gov_coarsen(k.value, t.grid, t.bucket))
+        FROM jsonb_each(${e}.attrs) AS k
+        CROSS JOIN LATERAL (
+          SELECT CASE WHEN x.transformed THEN (d.transforms->>'locationGridMetres')::float8 END AS grid,
+                 CASE WHEN x.transformed THEN (d.transforms->>'observedAtBucketSeconds')::int END AS bucket
+            FROM gov_datasets d
+            CROSS JOIN LATERAL (SELECT ${granted} AS granted) AS g
+            CROSS JOIN LATERAL (SELECT (NOT g.granted
+                  OR COALESCE((d.transforms->>'applyToGrants')::boolean, FALSE)) AS transformed) AS x
+           WHERE ${covers('d', e)}
+             AND (d.classification = 'open' OR g.granted)
+             AND (d.attrs IS NULL OR k.key = ANY(d.attrs))
+             AND NOT (x.transformed AND COALESCE(d.transforms->'dropAttrs', '[]'::jsonb) ? k.key)
+           ORDER BY x.transformed, d.id
+           LIMIT 1) AS t
     ), '{}'::jsonb) END`;
 }
