@@ -361,3 +361,31 @@ export function heapAfterGc(): number {
   gcFn();
   return process.memoryUsage().heapUsed;
 }
+
+/**
+ * The answer every fuzzed HTTP request must get: a success, or a 4xx problem whose
+ * `status` matches — never a 5xx, except 503 LdContextNotAvailable (NGSI-LD's answer for
+ * a remote @context that cannot be fetched; the fuzz tests run offline).
+ */
+export function assertCleanAnswer(
+  request: { method?: string; url?: string; payload?: unknown },
+  response: { statusCode: number; body: string },
+): void {
+  const describe = () =>
+    `${request.method} ${request.url} ${String(request.payload ?? '').slice(0, 400)}\n→ ` +
+    `${response.statusCode} ${response.body.slice(0, 400)}`;
+  if (response.statusCode >= 500 && !/LdContextNotAvailable/.test(response.body)) {
+    throw new Error(`server error: ${describe()}`);
+  }
+  if (response.statusCode >= 400) {
+    let problem: { status?: unknown; type?: unknown };
+    try {
+      problem = JSON.parse(response.body) as typeof problem;
+    } catch {
+      throw new Error(`problem is not JSON: ${describe()}`);
+    }
+    if (problem.status !== response.statusCode || typeof problem.type !== 'string') {
+      throw new Error(`not a problem matching the status: ${describe()}`);
+    }
+  }
+}
