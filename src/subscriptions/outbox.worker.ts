@@ -48,6 +48,7 @@ export class OutboxWorker {
   readonly id = `wrk_${randomBytes(6).toString('hex')}`;
   private running = false;
   private again = false;
+  private periodicDue = false;
   private loop: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private unlisten: (() => Promise<void>) | null = null;
@@ -65,20 +66,26 @@ export class OutboxWorker {
 
   async start(): Promise<void> {
     this.unlisten = await this.db.listen(NOTIFY_CHANNEL, () => this.wake());
-    this.timer = setInterval(() => this.wake(), this.options.pollMs);
+    this.timer = setInterval(() => this.wake(true), this.options.pollMs);
     this.timer.unref();
-    this.wake();
+    this.wake(true);
   }
 
-  /** Runs a drain now, or right after the one in progress. */
-  wake(): void {
+  /**
+   * Runs a drain now, or right after the one in progress. Commits wake it through
+   * NOTIFY; the poll (`periodic`) also schedules due periodic notifications.
+   */
+  wake(periodic = false): void {
     if (this.stopped) return;
+    if (periodic) this.periodicDue = true;
     if (this.running) {
       this.again = true;
       return;
     }
     this.running = true;
-    this.loop = this.drain()
+    const schedule = this.periodicDue;
+    this.periodicDue = false;
+    this.loop = this.drain(schedule)
       .catch((error: unknown) => this.logger.warn({ err: error }, 'notification worker error'))
       .finally(() => {
         this.running = false;
@@ -89,8 +96,8 @@ export class OutboxWorker {
       });
   }
 
-  private async drain(): Promise<void> {
-    await schedulePeriodic(this.db, this.clock.now());
+  private async drain(periodic: boolean): Promise<void> {
+    if (periodic) await schedulePeriodic(this.db, this.clock.now());
     for (;;) {
       if (this.stopped) return;
       this.again = false;
@@ -125,12 +132,10 @@ export class OutboxWorker {
       : never,
   ): Promise<void> {
     const record = (r: Omit<DeliveryRecord, 'tenant' | 'subscriptionId'>) =>
-      this.db.transaction((tx) =>
-        complete(
-          tx,
-          { tenant: head.tenant, subscriptionId: head.subscription_id, ...r },
-          this.clock.now(),
-        ),
+      complete(
+        this.db,
+        { tenant: head.tenant, subscriptionId: head.subscription_id, ...r },
+        this.clock.now(),
       );
     if (!sub) return record({ ids: [head.id], outcome: 'skipped' });
     if (sub.throttling !== null && head.kind === 'change') {

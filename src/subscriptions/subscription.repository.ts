@@ -479,32 +479,43 @@ export interface DeliveryRecord {
   retryAt?: Date;
 }
 
-/** Records the outcome of one delivery: rows removed or rescheduled, status members. */
-export async function complete(tx: Queryable, r: DeliveryRecord, now: Date): Promise<void> {
-  if (r.outcome === 'failed') {
-    await tx.query(
-      `UPDATE ngsi_notification_outbox
-          SET attempts = attempts + CASE WHEN id = $2 THEN 1 ELSE 0 END,
-              due_at = $3, claimed_until = NULL, claimed_by = NULL,
-              last_error = CASE WHEN id = $2 THEN $4 ELSE last_error END
-        WHERE id = ANY($1::int8[])`,
-      [r.ids, r.ids[0], r.retryAt ?? now, (r.error ?? '').slice(0, 500)],
-    );
-  } else {
-    await tx.query('DELETE FROM ngsi_notification_outbox WHERE id = ANY($1::int8[])', [r.ids]);
-  }
-  if (r.outcome === 'skipped') return;
+/**
+ * Records the outcome of one delivery — rows removed or rescheduled, status members
+ * counted — in one statement (a data-modifying CTE), so it is atomic without a
+ * transaction of its own.
+ */
+export async function complete(db: Queryable, r: DeliveryRecord, now: Date): Promise<void> {
+  const rows =
+    r.outcome === 'failed'
+      ? `UPDATE ngsi_notification_outbox
+            SET attempts = attempts + CASE WHEN id = $7::int8 THEN 1 ELSE 0 END,
+                due_at = $8::timestamptz, claimed_until = NULL, claimed_by = NULL,
+                last_error = CASE WHEN id = $7::int8 THEN $9::text ELSE last_error END
+          WHERE id = ANY($1::int8[])`
+      : 'DELETE FROM ngsi_notification_outbox WHERE id = ANY($1::int8[])';
+  const counted = r.outcome !== 'skipped';
   const ok = r.outcome === 'sent';
-  await tx.query(
-    `UPDATE ngsi_subscriptions
+  await db.query(
+    `WITH done AS (${rows} RETURNING 1)
+     UPDATE ngsi_subscriptions
         SET times_sent = times_sent + 1,
-            times_failed = times_failed + $3::int,
-            last_notification = $4,
-            last_success = CASE WHEN $5 THEN $4 ELSE last_success END,
-            last_failure = CASE WHEN $5 THEN last_failure ELSE $4 END,
-            last_status = CASE WHEN $5 THEN 'ok' ELSE 'failed' END
-      WHERE tenant = $1 AND id = $2`,
-    [r.tenant, r.subscriptionId, ok ? 0 : 1, now, ok],
+            times_failed = times_failed + $4::int,
+            last_notification = $5::timestamptz,
+            last_success = CASE WHEN $4::int = 0 THEN $5 ELSE last_success END,
+            last_failure = CASE WHEN $4::int = 0 THEN last_failure ELSE $5 END,
+            last_status = CASE WHEN $4::int = 0 THEN 'ok' ELSE 'failed' END
+      WHERE tenant = $2 AND id = $3 AND $6::boolean`,
+    [
+      r.ids,
+      r.tenant,
+      r.subscriptionId,
+      ok ? 0 : 1,
+      now,
+      counted,
+      ...(r.outcome === 'failed'
+        ? [r.ids[0], r.retryAt ?? now, (r.error ?? '').slice(0, 500)]
+        : []),
+    ],
   );
 }
 
