@@ -9,7 +9,7 @@ import type { Feature } from '../platform/http/server.js';
 import { RegistryService } from '../identity/registry.service.js';
 import { registerDeadLetterRoutes } from './dead-letter.routes.js';
 import { DevicePublishers, installBrokerAuth } from './device-auth.js';
-import { openIngestClient, type IngestClient } from './ingest.client.js';
+import { openIngestClient, type IngestClient, type IngestMessage } from './ingest.client.js';
 import { DeviceIngestor, type IngestMetrics } from './ingest.service.js';
 import type { DeadLetterReason } from './payload.js';
 
@@ -46,22 +46,35 @@ export const devicesFeature: Feature = {
     const registry = new RegistryService(db, clock);
     const ingestMetrics = createIngestMetrics(metrics.registry);
     let client: IngestClient | null = null;
-    const ingestor = new DeviceIngestor({
-      db,
-      entities: app.ngsiEntities,
-      resolve: (context) => app.ngsiContexts.resolve(context),
-      publishers: new DevicePublishers(registry, clock),
-      clock,
-      logger,
-      metrics: ingestMetrics,
-      settings: {
-        batchSize: config.devices.batchSize,
-        batchWaitMs: config.devices.batchWaitMs,
-        maxPayloadBytes: config.devices.maxPayloadBytes,
-        storedPayloadBytes: STORED_PAYLOAD_BYTES,
+    const publishers = new DevicePublishers(registry, clock);
+    const lane = () =>
+      new DeviceIngestor({
+        db,
+        entities: app.ngsiEntities,
+        resolve: (context) => app.ngsiContexts.resolve(context),
+        publishers,
+        clock,
+        logger,
+        metrics: ingestMetrics,
+        settings: {
+          batchSize: config.devices.batchSize,
+          batchWaitMs: config.devices.batchWaitMs,
+          maxPayloadBytes: config.devices.maxPayloadBytes,
+          storedPayloadBytes: STORED_PAYLOAD_BYTES,
+        },
+        released: (count) => client?.released(count),
+      });
+
+    // PostgreSQL can take several batches at once: messages go to a lane by tenant and
+    // client, so the messages of one client are written in the order received. PGlite has
+    // one connection: one lane.
+    const lanes = Array.from(
+      {
+        length: db.kind === 'postgres' ? Math.max(1, Math.min(4, config.databasePoolSize - 1)) : 1,
       },
-      released: (count) => client?.released(count),
-    });
+      lane,
+    );
+    const ingestor = lanes.length === 1 ? lanes[0]! : new Lanes(lanes);
 
     let url: string;
     let credentials: { username?: string; password?: string } = {};
@@ -92,7 +105,7 @@ export const devicesFeature: Feature = {
       shareGroup: embedded ? null : config.devices.shareGroup,
       sessionName: config.devices.mqttSession,
       ...credentials,
-      highWater: Math.max(2 * config.devices.batchSize, 100),
+      highWater: Math.max(2 * config.devices.batchSize * lanes.length, 100),
       onMessage: (message) => ingestor.accept(message),
       onState: (state, detail) => {
         if (state === 'subscribed') logger.info({ subscription: detail }, 'device ingestion ready');
@@ -124,6 +137,39 @@ export const devicesFeature: Feature = {
     });
   },
 };
+
+/** Several ingestors behind one face, each writing its own batches. */
+class Lanes {
+  constructor(private readonly lanes: DeviceIngestor[]) {}
+
+  /** The lane of a topic's tenant and client: one client's messages keep their order. */
+  private of(topic: string): DeviceIngestor {
+    const key = topic.split('/', 4).slice(2).join('/');
+    let h = 0;
+    for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) | 0;
+    return this.lanes[Math.abs(h) % this.lanes.length]!;
+  }
+
+  accept(message: IngestMessage): void {
+    this.of(message.topic).accept(message);
+  }
+
+  refused(topic: string, clientId: string | null, payload: Buffer, detail: string): void {
+    this.of(topic).refused(topic, clientId, payload, detail);
+  }
+
+  pending(): number {
+    return this.lanes.reduce((n, lane) => n + lane.pending(), 0);
+  }
+
+  async idle(): Promise<void> {
+    await Promise.all(this.lanes.map((lane) => lane.idle()));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.lanes.map((lane) => lane.close()));
+  }
+}
 
 function createIngestMetrics(registry: import('prom-client').Registry): IngestMetrics {
   const received = new Counter({
