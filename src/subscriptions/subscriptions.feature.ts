@@ -66,6 +66,10 @@ export const subscriptionsFeature: Feature = {
         scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) =>
           done(null, body),
         );
+        scope.addHook('onRequest', async (request, reply) => {
+          const tenant = request.headers['ngsild-tenant'];
+          if (typeof tenant === 'string' && tenant !== '') reply.header('NGSILD-Tenant', tenant);
+        });
         scope.addHook('preValidation', async (request) => {
           if (request.method !== 'POST' && request.method !== 'PATCH') return;
           const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
