@@ -2,7 +2,8 @@
  * The portal in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core;
  * nothing downloads a browser): every page in both languages, the language switch that
  * sticks, a resident signing in through the node's own OpenID Provider and commenting on
- * a consultation in French, the transparency page verifying the ledger in the browser,
+ * a consultation in French, a restricted dataset read by a consumer after approval (through
+ * the governance API) showing on the transparency page with a proof verified in the browser,
  * a phone-size viewport, keyboard focus and labels, and no request leaving the node.
  * Screenshots go to test-artifacts/portal/ (not committed).
  */
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ADMIN_SECRET, adminToken, bearer, createClient } from '../identity/identity.testing.js';
-import { recordLedgerEvent } from '../ledger/ledger.events.js';
+import { call, createDataset, grantAccess, policy } from '../governance/governance.testing.js';
 import { waitForTree } from '../ledger/testing.js';
 import { testBackends } from '../platform/testing/database.js';
 import { startTestNode, type TestNode } from '../platform/testing/node.js';
@@ -64,6 +65,7 @@ describe(
     let algorithmId: string;
     let consultationId: string;
     let accessIndex: number;
+    let datasetId: string;
     const offOrigin: string[] = [];
     const pageErrors: string[] = [];
 
@@ -120,27 +122,48 @@ describe(
         },
       });
       assert.equal(person.statusCode, 201, person.body);
-      // An access to restricted data, as metering records it (one entry per grant and day).
-      await node.platform.db.transaction((tx) =>
-        recordLedgerEvent(
-          tx,
-          {
-            type: 'data.accessed',
-            actor: { organisationId: residents, clientId: null },
-            subject: { kind: 'grant', id: 'gr_test1' },
-            purpose: 'research',
-            count: 42,
-            details: {
-              dataset: 'parking-occupancy',
-              classification: 'restricted',
-              day: '2026-11-26',
-              requests: 3,
-              notifications: 0,
-            },
-          },
-          new Date(),
-        ),
+      // The governance flow through its API: the city publishes parking sensors as a
+      // restricted dataset, a research organisation asks for access for research, the
+      // steward approves, the researchers' client reads, metering records the access.
+      const publisher = await createClient(node, admin, ['steward', 'publisher'], city);
+      const stewardCaller = { token: publisher.token, organisationId: city };
+      const sensors = [1, 2, 3].map((n) => ({
+        id: `urn:ngsi-ld:ParkingSpot:peel-${n}`,
+        type: 'ParkingSpot',
+        status: { type: 'Property', value: n % 2 ? 'free' : 'occupied' },
+      }));
+      const created = await call(
+        node,
+        stewardCaller,
+        'POST',
+        '/ngsi-ld/v1/entityOperations/create',
+        sensors,
       );
+      assert.equal(created.statusCode, 201, created.body);
+      datasetId = await createDataset(node, stewardCaller, {
+        types: ['ParkingSpot'],
+        classification: 'restricted',
+        policy: policy(['research']),
+      });
+      const researchers = await createClient(node, admin, ['consumer']);
+      const consumerCaller = {
+        token: researchers.token,
+        organisationId: researchers.organisationId,
+      };
+      await grantAccess(node, consumerCaller, stewardCaller, datasetId, 'research');
+      const read = await call(
+        node,
+        consumerCaller,
+        'GET',
+        '/ngsi-ld/v1/entities?type=ParkingSpot',
+        undefined,
+        {
+          'ocp-purpose': 'research',
+        },
+      );
+      assert.equal(read.statusCode, 200, read.body);
+      assert.equal(read.json().length, 3);
+      await node.app.governance.meter.flush();
       const { rows } = await node.platform.db.query<{ n: number }>(
         'SELECT ((SELECT count(*) FROM ledger_queue) + (SELECT count(*) FROM ledger_entries))::int AS n',
       );
@@ -341,9 +364,9 @@ describe(
 
     it('transparency: lists the access with its proof, and the verify action recomputes the tree head', async () => {
       const page = await open('/transparency?lang=en');
-      const row = page.locator('tbody tr', { hasText: 'parking-occupancy' });
+      const row = page.locator('tbody tr', { hasText: datasetId });
       assert.match((await row.textContent())!, /research/);
-      assert.match((await row.textContent())!, /42/);
+      assert.match((await row.textContent())!, /research\s*1\s*3\s*#/);
       assert.equal(await row.locator(`a[href*="index=${accessIndex}"]`).count(), 1);
       await page.click('text=Verify in this browser');
       await page.waitForSelector('[data-verified="true"]', { timeout: 15_000 });
@@ -351,6 +374,12 @@ describe(
       assert.ok(size > accessIndex);
       await page.waitForSelector(`#proof-${accessIndex}.ok`, { timeout: 10_000 });
       await shot(page, 'transparency-verified-en');
+      // The row links to the dataset's catalog page.
+      await row.locator(`a[href^="/datasets/"]`).click();
+      await page.waitForSelector('body[data-ready="true"]');
+      assert.equal(page.url(), `${base}/datasets/${datasetId}?lang=en`);
+      assert.match((await page.textContent('main'))!, /restricted/);
+      await shot(page, 'dataset-en');
       await page.close();
     });
 
