@@ -151,8 +151,9 @@ async function metrics(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
-    const m = /^(ocp_[a-z_]+) ([0-9.e+-]+)$/.exec(line);
-    if (m) out[m[1]!] = Number(m[2]);
+    // Labelled series are summed per metric name.
+    const m = /^(ocp_[a-z_]+)(?:\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (m) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
   }
   return out;
 }
@@ -204,21 +205,29 @@ async function main(): Promise<void> {
       )
     ).access_token as string;
     const org = await call('/api/v1/organisations', { name: 'Bench', kind: 'company' }, token);
-    const created = await call(
-      '/api/v1/clients',
-      { organisationId: org.id, name: 'bench sensors', roles: ['publisher'] },
-      token,
-    );
-    const clientId = (created.client as { id: string }).id;
-    const secret = created.clientSecret as string;
+    // One API client per publisher process, as separate devices (gateways) would be.
+    const clients: { clientId: string; secret: string }[] = [];
+    for (let p = 0; p < PUBLISHERS; p++) {
+      const created = await call(
+        '/api/v1/clients',
+        { organisationId: org.id, name: `bench sensors ${p}`, roles: ['publisher'] },
+        token,
+      );
+      clients.push({
+        clientId: (created.client as { id: string }).id,
+        secret: created.clientSecret as string,
+      });
+    }
 
     const per = Math.ceil(ENTITIES / PUBLISHERS);
     const started = Date.now();
     const publishers = Array.from({ length: PUBLISHERS }, (_, p) => {
       const job: PublishJob = {
         url: broker === 'embedded' ? `mqtt://127.0.0.1:${mqttPort}` : MQTT_URL,
-        ...(broker === 'embedded' ? { username: clientId, password: secret } : {}),
-        clientId,
+        ...(broker === 'embedded'
+          ? { username: clients[p]!.clientId, password: clients[p]!.secret }
+          : {}),
+        clientId: clients[p]!.clientId,
         first: p * per,
         count: per,
         seconds: DURATION,
@@ -256,18 +265,23 @@ async function main(): Promise<void> {
     const publishedAt = Date.now();
     const sent = offered.reduce((s, r) => s + r.sent, 0);
     const acked = offered.reduce((s, r) => s + r.acked, 0);
+    // Drained when nothing is pending and nothing more arrives for two seconds (a broker
+    // may have dropped what it could not queue: that shows as sent - written).
     let last = await metrics(url);
+    let stableSince = Date.now();
     const deadline = Date.now() + 120_000;
-    while (
-      (last.ocp_mqtt_ingest_messages_written_total ?? 0) +
-        (last.ocp_mqtt_ingest_dead_letters_total ?? 0) <
-        acked &&
-      Date.now() < deadline
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      last = await metrics(url);
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const now = await metrics(url);
+      const moved =
+        now.ocp_mqtt_ingest_messages_received_total !==
+          last.ocp_mqtt_ingest_messages_received_total ||
+        (now.ocp_mqtt_ingest_pending_messages ?? 0) > 0;
+      last = now;
+      if (moved) stableSince = Date.now();
+      else if (Date.now() - stableSince >= 2_000) break;
     }
-    const drainSeconds = (Date.now() - publishedAt) / 1000;
+    const drainSeconds = Math.max(0, (stableSince - publishedAt) / 1000);
 
     const window = samples.filter((s) => s.t >= WARMUP);
     const first = window[0]!;
