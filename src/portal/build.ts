@@ -62,9 +62,16 @@ export async function buildPortal(options: { force?: boolean } = {}): Promise<{ 
   });
   writeFileSync(path.join(staging, STAMP), sourceHash());
   const old = `${distDir}.${process.pid}.old`;
-  if (existsSync(distDir)) renameSync(distDir, old);
-  renameSync(staging, distDir);
-  rmSync(old, { recursive: true, force: true });
+  try {
+    if (existsSync(distDir)) renameSync(distDir, old);
+    renameSync(staging, distDir);
+  } catch (error) {
+    // Another process (a parallel test file) swapped in its build of the same sources.
+    rmSync(staging, { recursive: true, force: true });
+    if (!portalIsBuilt()) throw error;
+  } finally {
+    rmSync(old, { recursive: true, force: true });
+  }
   return { built: true };
 }
 
