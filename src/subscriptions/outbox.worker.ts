@@ -96,32 +96,50 @@ export class OutboxWorker {
       });
   }
 
+  /**
+   * Keeps up to `concurrency` deliveries in flight: whenever one finishes (which may
+   * make its subscription's next row claimable) it claims more, until nothing is due.
+   */
   private async drain(periodic: boolean): Promise<void> {
     if (periodic) await schedulePeriodic(this.db, this.clock.now());
-    for (;;) {
-      if (this.stopped) return;
-      this.again = false;
-      const now = this.clock.now();
-      const rows = await claim(
-        this.db,
-        this.id,
-        now,
-        new Date(now.getTime() + this.options.leaseMs),
-        this.options.concurrency,
-      );
-      if (rows.length === 0) return;
-      const subs = await subscriptionsFor(
-        this.db,
-        rows.map((r) => ({ tenant: r.tenant, id: r.subscription_id })),
-      );
-      await Promise.all(
-        rows.map((row) =>
-          this.deliver(row, subs.get(`${row.tenant}\u0000${row.subscription_id}`)).catch(
-            (error: unknown) =>
-              this.logger.warn({ err: error, outboxId: row.id }, 'notification not delivered'),
-          ),
-        ),
-      );
+    const inFlight = new Set<Promise<void>>();
+    try {
+      while (!this.stopped) {
+        this.again = false;
+        const free = this.options.concurrency - inFlight.size;
+        if (free > 0) {
+          const now = this.clock.now();
+          const rows = await claim(
+            this.db,
+            this.id,
+            now,
+            new Date(now.getTime() + this.options.leaseMs),
+            free,
+          );
+          if (rows.length > 0) {
+            const subs = await subscriptionsFor(
+              this.db,
+              rows.map((r) => ({ tenant: r.tenant, id: r.subscription_id })),
+            );
+            for (const row of rows) {
+              const delivery: Promise<void> = this.deliver(
+                row,
+                subs.get(`${row.tenant}\u0000${row.subscription_id}`),
+              )
+                .catch((error: unknown) =>
+                  this.logger.warn({ err: error, outboxId: row.id }, 'notification not delivered'),
+                )
+                .finally(() => inFlight.delete(delivery));
+              inFlight.add(delivery);
+            }
+            continue;
+          }
+        }
+        if (inFlight.size === 0) return;
+        await Promise.race(inFlight);
+      }
+    } finally {
+      await Promise.all(inFlight);
     }
   }
 
