@@ -132,9 +132,10 @@ const METHOD_SQL: Record<AggrMethod, string> = {
 export const DEFAULT_ORIGIN = new Date('1970-01-01T00:00:00Z');
 
 /**
- * Aggregates per pair, period and dataset (rows in period order; the dataset key
- * compares bytewise, as sorting by a collated text key costs more than the aggregate). Periods of days/hours/… are `date_bin` slots
- * from `origin`; periods of months/years are whole calendar months from `origin`.
+ * Aggregates per pair, period and dataset, rows in period order. The dataset key
+ * compares bytewise: sorting on a collated text key cost more than the aggregate itself.
+ * Periods of days/hours/… are `date_bin` slots from `origin`; periods of months/years
+ * are whole calendar months from `origin`.
  */
 export async function aggregateInstances(
   db: Queryable,
