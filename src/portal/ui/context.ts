@@ -75,3 +75,6 @@ export function formatDate(iso: string, withTime = false): string {
     ...(withTime ? { timeStyle: 'short' } : {}),
   }).format(new Date(iso));
 }
+
+/** French puts a (non-breaking) space before a colon. */
+export const colon = lang === 'fr' ? '\u00a0:' : ':';

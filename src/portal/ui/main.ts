@@ -1,6 +1,6 @@
 /** The portal application: routing by path, one layout, one page module per section. */
 import { html, render, type TemplateResult } from 'lit-html';
-import { currentSession, href, lang, otherLanguageHref, t } from './context.js';
+import { colon, currentSession, href, lang, otherLanguageHref, t } from './context.js';
 import type { Key } from './i18n.js';
 import { algorithmPage, algorithmsPage } from './pages/algorithms.js';
 import { consultationPage, consultationsPage } from './pages/consultations.js';
@@ -43,7 +43,7 @@ async function account(): Promise<TemplateResult> {
     location.reload();
   };
   return html`<span
-      >${t('signedInAs')}${session.displayName ? `: ${session.displayName}` : ''}</span
+      >${t('signedInAs')}${session.displayName ? `${colon} ${session.displayName}` : ''}</span
     >
     <button type="button" @click=${signOut}>${t('signOut')}</button>`;
 }

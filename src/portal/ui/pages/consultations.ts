@@ -1,5 +1,6 @@
 import { html, type TemplateResult } from 'lit-html';
 import {
+  colon,
   api,
   currentSession,
   formatDate,
@@ -128,8 +129,8 @@ export async function consultationPage([id]: string[]) {
     ${
       c.decision
         ? html`<section aria-labelledby="decision">
-            <h2 id="decision">${t('decision')}: ${t(c.decision.outcome as Key)}</h2>
-            <p><strong>${t('reasons')}:</strong> ${localized(c.decision.reasons)}</p>
+            <h2 id="decision">${t('decision')}${colon} ${t(c.decision.outcome as Key)}</h2>
+            <p><strong>${t('reasons')}${colon}</strong> ${localized(c.decision.reasons)}</p>
             <p class="muted">${formatDate(c.decision.at)}</p>
           </section>`
         : ''

@@ -1,5 +1,5 @@
 import { html } from 'lit-html';
-import { api, href, t } from '../context.js';
+import { api, href, t, colon } from '../context.js';
 
 interface Dataset {
   id: string;
@@ -23,7 +23,7 @@ export async function datasetsPage() {
                 html`<li>
                   <h2><a href=${href(`/datasets/${encodeURIComponent(d.id)}`)}>${title(d)}</a></h2>
                   <p>${d.catalog?.description ?? ''}</p>
-                  <p class="muted">${t('classification')}: ${d.classification}</p>
+                  <p class="muted">${t('classification')}${colon} ${d.classification}</p>
                 </li>`,
             )}
           </ul>`

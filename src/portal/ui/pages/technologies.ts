@@ -1,7 +1,7 @@
 import { html } from 'lit-html';
 import { unsafeSVG } from 'lit-html/directives/unsafe-svg.js';
 import qrcode from 'qrcode-generator';
-import { api, formatDate, href, lang, localized, t } from '../context.js';
+import { api, formatDate, href, lang, localized, t, colon } from '../context.js';
 import type { Key } from '../i18n.js';
 import { pointMap, type Point } from '../map.js';
 import taxonomy from '../../../register/dtpr/taxonomy.json';
@@ -54,7 +54,7 @@ export async function technologiesPage() {
                 html`<li>
                   <h2><a href=${href(`/technologies/${i.id}`)}>${localized(i.name)}</a></h2>
                   <p>${localized(i.summary)}</p>
-                  <p class="muted">${t('status')}: ${t(i.status)}</p>
+                  <p class="muted">${t('status')}${colon} ${t(i.status)}</p>
                 </li>`,
             )}
           </ul>`
@@ -117,13 +117,13 @@ export async function signPage([id]: string[]) {
       `<svg class="qr" role="img" aria-label="${t('signScan')}" data-qr-url="${target.replace(/["<>&]/g, '')}" `,
     );
   return html`<div class="sign">
-      <h1>${t('signTitle')}: ${localized(e.name)}</h1>
+      <h1>${t('signTitle')}${colon} ${localized(e.name)}</h1>
       <p>${localized(e.summary)}</p>
-      <p><strong>${t('purpose')}:</strong> ${elements(e.purpose.elements)}</p>
-      <p><strong>${t('dataCollected')}:</strong> ${elements(e.dataCollected.elements)}</p>
-      <p><strong>${t('accountable')}:</strong> ${e.accountable.organisation}</p>
+      <p><strong>${t('purpose')}${colon}</strong> ${elements(e.purpose.elements)}</p>
+      <p><strong>${t('dataCollected')}${colon}</strong> ${elements(e.dataCollected.elements)}</p>
+      <p><strong>${t('accountable')}${colon}</strong> ${e.accountable.organisation}</p>
       ${unsafeSVG(qrSvg)}
-      <p>${t('signScan')}: <br /><span class="muted">${target}</span></p>
+      <p>${t('signScan')}${colon} <br /><span class="muted">${target}</span></p>
     </div>
     <p class="no-print">
       <button type="button" @click=${() => window.print()}>${t('print')}</button>
