@@ -32,18 +32,31 @@ export interface Notification {
 
 export type SendResult = { ok: true } | { ok: false; error: string };
 
-/** The notification for `rows` (one row, or a throttled head and its followers), or null. */
+/** Told what a notification delivers (governance metering); must not throw or block. */
+export type NotificationMeter = (
+  org: string | null,
+  purpose: string | null,
+  tenant: string,
+  entities: readonly StoredEntity[],
+) => void;
+
+/** The notification for `rows` (a head and the rows queued behind it), or null. */
 export async function buildNotification(
   entities: EntityService,
   resolver: ContextResolver,
   sub: SubscriptionRecord,
   rows: OutboxRow[],
   now: Date,
+  meter?: NotificationMeter,
 ): Promise<{ notification: Notification; context: RequestContext | undefined } | null> {
   const doc = sub.doc;
   const context = (doc.jsonldContext ?? sub.context ?? undefined) as RequestContext | undefined;
   const map = await resolver.resolve(context);
-  const visibility: Visibility = visibilityForActor(sub.actor, sub.purpose);
+  const base = visibilityForActor(sub.actor, sub.purpose, now);
+  const visibility: Visibility =
+    base.all || !meter
+      ? base
+      : { ...base, onRead: (tenant, found) => meter(base.org, sub.purpose, tenant, found) };
   const n = doc.notification;
   const attrs = n.attributes ? new Set(n.attributes.map((a) => map.expand(a))) : undefined;
   const render = {

@@ -12,7 +12,7 @@ import type { Database } from '../platform/db/database.js';
 import type { Logger } from '../platform/logging.js';
 import type { EntityService } from '../context/entities/entity.service.js';
 import type { ContextResolver } from '../context/jsonld/context-resolver.js';
-import { buildNotification, type Notifier } from './notifier.js';
+import { buildNotification, type NotificationMeter, type Notifier } from './notifier.js';
 import {
   claim,
   claimFollowers,
@@ -21,6 +21,7 @@ import {
   postpone,
   schedulePeriodic,
   subscriptionsFor,
+  type ClaimedSubscription,
   type DeliveryRecord,
   type OutboxRow,
 } from './subscription.repository.js';
@@ -33,6 +34,8 @@ export interface WorkerOptions {
   maxAgeSeconds: number;
   /** How long a lease lasts; longer than the slowest delivery can take. */
   leaseMs: number;
+  /** Governance metering of what notifications deliver, when that feature is mounted. */
+  meter?: NotificationMeter;
 }
 
 /** Changes queued for one subscription that one notification may carry together. */
@@ -143,12 +146,7 @@ export class OutboxWorker {
     }
   }
 
-  private async deliver(
-    head: OutboxRow,
-    sub: Awaited<ReturnType<typeof subscriptionsFor>> extends Map<string, infer S>
-      ? S | undefined
-      : never,
-  ): Promise<void> {
+  private async deliver(head: OutboxRow, sub: ClaimedSubscription | undefined): Promise<void> {
     const record = (r: Omit<DeliveryRecord, 'tenant' | 'subscriptionId'>) =>
       complete(
         this.db,
@@ -174,7 +172,14 @@ export class OutboxWorker {
     }
     const ids = rows.map((r) => r.id);
     const now = this.clock.now();
-    const built = await buildNotification(this.entities, this.resolver, sub, rows, now);
+    const built = await buildNotification(
+      this.entities,
+      this.resolver,
+      sub,
+      rows,
+      now,
+      this.options.meter,
+    );
     if (!built) return record({ ids, outcome: 'skipped' });
     const result = await this.notifier.send(sub, built.notification, built.context);
     if (result.ok) return record({ ids, outcome: 'sent' });

@@ -519,11 +519,13 @@ export async function complete(db: Queryable, r: DeliveryRecord, now: Date): Pro
   );
 }
 
+export type ClaimedSubscription = SubscriptionRecord & { throttling: number | null };
+
 /** The subscriptions behind a set of claimed rows, with their throttling state. */
 export async function subscriptionsFor(
   db: Queryable,
   keys: { tenant: string; id: string }[],
-): Promise<Map<string, SubscriptionRecord & { throttling: number | null }>> {
+): Promise<Map<string, ClaimedSubscription>> {
   if (keys.length === 0) return new Map();
   const { rows } = await db.query<SubscriptionRow & { id: string; throttling: number | null }>(
     `SELECT id, throttling, ${COLUMNS} FROM ngsi_subscriptions s

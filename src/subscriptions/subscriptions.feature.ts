@@ -9,7 +9,7 @@ import { createGuardedFetcher } from '../platform/http/guarded-fetch.js';
 import type { Feature } from '../platform/http/server.js';
 import { NGSI_LD_PREFIX } from '../context/context.feature.js';
 import { parseJsonBody } from '../context/ngsi-request.js';
-import { Notifier } from './notifier.js';
+import { Notifier, type NotificationMeter } from './notifier.js';
 import { OutboxWorker } from './outbox.worker.js';
 import { registerSubscriptionRoutes } from './subscription.routes.js';
 import { SubscriptionService } from './subscription.service.js';
@@ -35,12 +35,19 @@ export const subscriptionsFeature: Feature = {
       logger,
       config.fetch.timeoutMs,
     );
+    // Governance (when mounted, before this feature) meters what notifications deliver.
+    const governance = app.hasDecorator('governance') ? app.governance : null;
+    const meter: NotificationMeter | undefined = governance
+      ? (org, purpose, tenant, found) =>
+          governance.meter.observe(org, purpose, tenant, found, 'notification')
+      : undefined;
     const worker = config.notify.worker
       ? new OutboxWorker(db, clock, app.ngsiEntities, resolver, notifier, logger, {
           ...config.notify,
           // Longer than a delivery can take (a query, then one send bounded by the fetch
           // timeout); a lease left by a dead process frees its rows this long after.
           leaseMs: config.fetch.timeoutMs * 2 + 5_000,
+          meter,
         })
       : null;
     app.decorate('notificationWorker', worker);
