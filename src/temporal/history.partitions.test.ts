@@ -63,6 +63,19 @@ for (const backend of testBackends()) {
       assert.deepEqual(await ensurePartitions(node.platform.db, new Date()), [], 'idempotent');
     });
 
+    it('lets one of several concurrent maintenance runs do the work, without errors', async () => {
+      await insert('', 'urn:ngsi-ld:T:race', 'urn:a', '2018-06-10T00:00:00Z', 5);
+      const runs = await Promise.all([
+        ensurePartitions(node.platform.db, new Date()),
+        ensurePartitions(node.platform.db, new Date()),
+        ensurePartitions(node.platform.db, new Date()),
+      ]);
+      assert.deepEqual(runs.flat(), ['ngsi_attribute_history_201806']);
+      assert.deepEqual(await where("WHERE entity_id = 'urn:ngsi-ld:T:race'"), [
+        { p: 'ngsi_attribute_history_201806', n: 5 },
+      ]);
+    });
+
     it('deletes by selector, then drops whole partitions older than a cutoff', async () => {
       const bySelector = await deleteHistoryBefore(
         node.platform.db,
@@ -75,8 +88,8 @@ for (const backend of testBackends()) {
       assert.deepEqual(bySelector, { droppedPartitions: [], deletedRows: 10 });
       const whole = await deleteHistoryBefore(node.platform.db, new Date('2020-02-01T00:00:00Z'));
       assert.deepEqual(whole, {
-        droppedPartitions: ['ngsi_attribute_history_202001'],
-        deletedRows: 30,
+        droppedPartitions: ['ngsi_attribute_history_201806', 'ngsi_attribute_history_202001'],
+        deletedRows: 35,
       });
       assert.deepEqual(await where("WHERE entity_id LIKE 'urn:ngsi-ld:T:%'"), [
         { p: 'ngsi_attribute_history_202002', n: 20 },
