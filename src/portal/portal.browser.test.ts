@@ -325,6 +325,12 @@ describe(
         `${base}/technologies/${technologyId}?lang=fr`,
       );
       assert.ok((await qr.locator('path, rect').count()) > 0, 'the QR code is drawn');
+      await open(`/algorithms/${algorithmId}?lang=fr`, page);
+      const facts = (await page.textContent('dl.facts'))!;
+      assert.match(facts, /Risque minimal/, 'enumerated values in the page language');
+      assert.match(facts, /À base de règles/);
+      assert.equal(await page.locator('dd[lang="en"]', { hasText: 'Call 311.' }).count(), 1);
+      await open(`/technologies/${technologyId}/sign?lang=fr`, page);
       await page.emulateMedia({ media: 'print' });
       await shot(page, 'sign-print-fr');
       assert.equal(

@@ -1,8 +1,25 @@
 import { html } from 'lit-html';
-import { api, formatDate, href, t } from '../context.js';
+import { api, formatDate, href, lang, t } from '../context.js';
 import type { Key } from '../i18n.js';
 
 type Algorithm = Record<string, string> & { id: string; updatedAt: string };
+
+const enumLabels = new Set([
+  'planned',
+  'in_development',
+  'in_use',
+  'retired',
+  'unacceptable',
+  'high',
+  'limited',
+  'minimal',
+  'rule_based',
+  'self_learning',
+  'hybrid',
+  'human_in_the_loop',
+  'human_on_the_loop',
+  'human_in_command',
+]);
 
 export async function algorithmsPage() {
   const { items } = await api<{ items: Algorithm[] }>('/api/v1/algorithms?limit=200');
@@ -26,18 +43,22 @@ export async function algorithmsPage() {
 
 export async function algorithmPage([id]: string[]) {
   const a = await api<Algorithm>(`/api/v1/algorithms/${encodeURIComponent(id!)}`);
-  const rows: [Key, string | undefined][] = [
+  // Enumerated values are shown in the page's language; free text as the entry wrote it.
+  const value = (v: string | undefined): [string | undefined, string] =>
+    v && enumLabels.has(v) ? [t(v as Key), lang] : [v, a.lang ?? 'en'];
+  const rows: [Key, string | undefined | [string | undefined, string]][] = [
     ['organisation', a.organization],
     ['department', a.department],
-    ['status', a.status],
+    ['status', value(a.status)],
     ['goal', a.goal],
     ['decisionProcess', a.decision_making_process],
     ['impact', a.impact],
     ['risks', a.risks],
-    ['riskCategory', a.risk_category],
+    ['riskCategory', value(a.risk_category)],
     ['lawfulBasis', a.lawful_basis],
     ['sourceData', a.source_data],
-    ['algorithmType', a.algorithm_type],
+    ['algorithmType', value(a.algorithm_type)],
+    ['oversight', value(a.type)],
     ['monitoring', a.monitoring],
     ['humanIntervention', a.human_intervention],
     ['objection', a.objection_procedure],
@@ -47,11 +68,11 @@ export async function algorithmPage([id]: string[]) {
   return html`<h1 lang=${a.lang ?? 'en'}>${a.name}</h1>
     <p lang=${a.lang ?? 'en'}>${a.description_short}</p>
     <dl class="facts">
-      ${rows.map(
-        ([key, value]) =>
-          html`<dt>${t(key)}</dt>
-            <dd lang=${a.lang ?? 'en'}>${value ?? ''}</dd>`,
-      )}
+      ${rows.map(([key, cell]) => {
+        const [text, textLang] = Array.isArray(cell) ? cell : [cell, a.lang ?? 'en'];
+        return html`<dt>${t(key)}</dt>
+          <dd lang=${textLang}>${text ?? ''}</dd>`;
+      })}
       <dt>${t('updated')}</dt>
       <dd>${formatDate(a.updatedAt)}</dd>
     </dl>
