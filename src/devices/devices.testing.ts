@@ -171,10 +171,13 @@ async function waitListening(port: number): Promise<void> {
 }
 
 /** A Mosquitto of our own (anonymous, in-memory), killed with SIGKILL on stop. */
-export async function startMosquitto(port: number): Promise<TestBroker> {
+export async function startMosquitto(port: number, extraConfig = ''): Promise<TestBroker> {
   const dir = mkdtempSync(path.join(tmpdir(), 'ocp-mosquitto-'));
   const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+  writeFileSync(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n${extraConfig}`,
+  );
   const child: ChildProcess = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
   await waitListening(port);
   return {
