@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { contextFeature } from '../context/context.feature.js';
 import { testBackends, testMqttUrl } from '../platform/testing/database.js';
@@ -128,6 +130,89 @@ for (const backend of testBackends()) {
         });
       }
     }
+
+    it('resumes soon after a lost broker comes back, whatever the backoff', async () => {
+      // First retry only after 8-12 s: resuming sooner shows the reconnect retried at once.
+      const slow = await startTestNode({
+        backend,
+        features: [contextFeature, subscriptionsFeature],
+        mqtt: 'off',
+        env: {
+          OCP_ANONYMOUS_ROLE: 'admin',
+          OCP_FETCH_ALLOW_PRIVATE: 'true',
+          OCP_NOTIFY_RETRY_BASE_MS: '10000',
+        },
+      });
+      const start = async (port: number) => {
+        const broker = await Aedes.createBroker();
+        const server: Server = createServer(broker.handle);
+        await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+        return {
+          port: (server.address() as AddressInfo).port,
+          async stop() {
+            await new Promise<void>((resolve) => broker.close(() => resolve()));
+            await new Promise<void>((resolve) => server.close(() => resolve()));
+          },
+        };
+      };
+      const upsert = (id: string) =>
+        slow.app.inject({
+          method: 'POST',
+          url: '/ngsi-ld/v1/entityOperations/upsert',
+          headers: { 'content-type': 'application/json' },
+          payload: JSON.stringify([{ id, type: 'Tram', a: 1 }]),
+        });
+      let broker = await start(0);
+      const port = broker.port;
+      const topic = 'ocp-test/outage';
+      const received: unknown[] = [];
+      const listen = async () => {
+        const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+        c.on('message', (_t, payload) => received.push(JSON.parse(payload.toString())));
+        await c.subscribeAsync(topic, { qos: 1 });
+        return c;
+      };
+      let client = await listen();
+      try {
+        const res = await slow.app.inject({
+          method: 'POST',
+          url: '/ngsi-ld/v1/subscriptions',
+          headers: { 'content-type': 'application/json' },
+          payload: JSON.stringify({
+            type: 'Subscription',
+            entities: [{ type: 'Tram' }],
+            notification: {
+              format: 'keyValues',
+              endpoint: {
+                uri: `mqtt://127.0.0.1:${port}/${topic}`,
+                notifierInfo: [{ key: 'MQTT-QoS', value: '1' }],
+              },
+            },
+          }),
+        });
+        assert.equal(res.statusCode, 201);
+        await upsert('urn:ngsi-ld:Tram:1');
+        await eventually(() => (received.length === 1 ? true : undefined), 10_000, 'first');
+        await client.endAsync(true);
+        await broker.stop();
+        await upsert('urn:ngsi-ld:Tram:2');
+        await eventually(async () => {
+          const { rows } = await slow.platform.db.query<{ n: number }>(
+            'SELECT count(*)::int8 AS n FROM ngsi_notification_outbox WHERE attempts > 0',
+          );
+          return rows[0]!.n > 0 ? true : undefined;
+        }, 10_000);
+        broker = await start(port);
+        client = await listen();
+        const backAt = Date.now();
+        await eventually(() => (received.length >= 2 ? true : undefined), 15_000, 'resumed');
+        assert.ok(Date.now() - backAt < 6000, `resumed ${Date.now() - backAt} ms after`);
+      } finally {
+        await client.endAsync(true);
+        await broker.stop();
+        await slow.close();
+      }
+    });
 
     it('counts a failure for an unreachable broker and keeps the notification', async () => {
       const res = await call('POST', '/subscriptions', {

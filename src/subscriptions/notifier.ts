@@ -191,6 +191,12 @@ function serialize(
 
 export class Notifier {
   private readonly brokers = new Map<string, { client: MqttClient; usedAt: number }>();
+  /**
+   * Called with a broker's `mqtt[s]://host[:port]` when a connection to it comes back
+   * after being lost, so notifications waiting for it are retried now, not after their
+   * backoff.
+   */
+  onReconnect: ((origin: string) => void) | null = null;
 
   constructor(
     private readonly fetcher: GuardedFetcher,
@@ -261,6 +267,14 @@ export class Notifier {
         queueQoSZero: false,
       });
       client.on('error', (error) => this.logger.debug({ err: error }, 'notification broker error'));
+      let lost = false;
+      client.on('close', () => (lost = true));
+      client.on('connect', () => {
+        if (!lost) return;
+        lost = false;
+        this.logger.info({ broker: url.host }, 'notification broker reachable again');
+        this.onReconnect?.(`${url.protocol}//${url.host}`);
+      });
       entry = { client, usedAt: Date.now() };
       this.brokers.set(key, entry);
       this.evictIdle();

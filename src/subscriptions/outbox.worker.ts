@@ -19,6 +19,7 @@ import {
   complete,
   NOTIFY_CHANNEL,
   postpone,
+  retryEndpointNow,
   schedulePeriodic,
   subscriptionsFor,
   type ClaimedSubscription,
@@ -202,6 +203,13 @@ export class OutboxWorker {
       error: result.error,
       retryAt: new Date(now.getTime() + delay),
     });
+  }
+
+  /** Notifications waiting for an endpoint that is reachable again: send them now. */
+  async retryNow(origin: string): Promise<void> {
+    if (this.stopped) return;
+    const count = await retryEndpointNow(this.db, origin, this.clock.now());
+    if (count > 0) this.wake();
   }
 
   async stop(): Promise<void> {

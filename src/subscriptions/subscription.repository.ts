@@ -537,6 +537,22 @@ export async function subscriptionsFor(
   );
 }
 
+/** Makes waiting rows whose endpoint is on `origin` (`mqtt://host:port`) due now. */
+export async function retryEndpointNow(db: Queryable, origin: string, now: Date): Promise<number> {
+  const { protocol, rest } = /^(?<protocol>[a-z]+:\/\/)(?<rest>.*)$/.exec(origin)!.groups!;
+  const like = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+  const { rowCount } = await db.query(
+    `UPDATE ngsi_notification_outbox o SET due_at = $1
+       FROM ngsi_subscriptions s
+      WHERE s.tenant = o.tenant AND s.id = o.subscription_id
+        AND o.claimed_until IS NULL AND o.due_at > $1
+        AND ((s.doc->'notification'->'endpoint'->>'uri') LIKE $2
+             OR (s.doc->'notification'->'endpoint'->>'uri') LIKE $3)`,
+    [now, `${like(protocol!)}${like(rest!)}/%`, `${like(protocol!)}%@${like(rest!)}/%`],
+  );
+  return rowCount;
+}
+
 export async function pendingCount(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     'SELECT count(*)::int8 AS n FROM ngsi_notification_outbox',

@@ -51,6 +51,12 @@ export const subscriptionsFeature: Feature = {
         })
       : null;
     app.decorate('notificationWorker', worker);
+    if (worker) {
+      notifier.onReconnect = (origin) =>
+        void worker
+          .retryNow(origin)
+          .catch((error: unknown) => logger.warn({ err: error }, 'notification retry failed'));
+    }
     if (worker) app.addHook('onReady', () => worker.start());
     app.addHook('onClose', async () => {
       await worker?.stop();
