@@ -16,7 +16,7 @@ export { bearer };
 /** Without the ledger feature, so tests can read the queued ledger events. */
 export async function startGovernanceNode(
   backend: Backend,
-  options: { clock?: Clock } = {},
+  options: { clock?: Clock; env?: Record<string, string> } = {},
 ): Promise<TestNode> {
   return startTestNode({
     backend,
@@ -34,6 +34,7 @@ export async function startGovernanceNode(
       OCP_BOOTSTRAP_ADMIN_SECRET: ADMIN_SECRET,
       OCP_RATE_LIMIT: 'off',
       OCP_FETCH_ALLOW_PRIVATE: 'true',
+      ...options.env,
     },
   });
 }

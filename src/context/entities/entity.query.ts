@@ -12,6 +12,7 @@ import { compileScopeQ, parseScopeQ } from '../query/scope-q.js';
 import type { TermMap } from '../jsonld/term-map.js';
 import { isUri, isValidName } from './entity.model.js';
 import {
+  entityAttrsSql,
   entitySourceSql,
   visibilitySql,
   type EntityQuerySql,
@@ -144,5 +145,12 @@ export function buildEntityWhere(query: EntityQuery): EntityQuerySql {
     if (!query.visibility.all) clauses.push(`e.attrs ? ${ctx.param(ctx.expand(geo.geoproperty))}`);
   }
   const from = entitySourceSql(query.visibility, ctx.param);
-  return { where: clauses.join(' AND '), params: ctx.params, from };
+  const whereParams = ctx.params.length;
+  const attrsSql = entityAttrsSql(query.visibility, ctx.param);
+  return {
+    where: clauses.join(' AND '),
+    params: ctx.params,
+    from,
+    ...(attrsSql ? { attrsSql, whereParams } : {}),
+  };
 }

@@ -65,6 +65,14 @@ const scopeOf = (v: { org: string | null; purpose?: string | null; at?: Date }) 
   at: v.at ?? new Date(),
 });
 
+/** The caller's view of the attributes of raw row `s`, or undefined for admins. */
+export function entityAttrsSql(
+  v: Visibility,
+  param: (value: unknown) => string,
+): string | undefined {
+  return v.all ? undefined : readAttrsSql(scopeOf(v), 's', param);
+}
+
 /**
  * The entity rows a reader selects from: for non-admins, `ngsi_entities` with each row's
  * attributes cut down to what the caller may read, so filters on hidden attributes match
@@ -262,6 +270,13 @@ export interface EntityQuerySql {
   params: unknown[];
   /** Row source aliased `e` (entitySourceSql); `ngsi_entities` when absent. */
   from?: string;
+  /**
+   * The caller's view of the attributes of a raw `ngsi_entities` row aliased `s`
+   * (entityAttrsSql), computed only for the rows of the page.
+   */
+  attrsSql?: string;
+  /** How many of `params` the WHERE and row source use (the rest are attrsSql's). */
+  whereParams?: number;
 }
 
 export async function selectEntities(
@@ -271,18 +286,23 @@ export async function selectEntities(
   offset: number,
 ): Promise<StoredEntity[]> {
   const n = q.params.length;
-  const { rows } = await db.query<EntityRow>(
-    `SELECT e.id, e.types, e.scopes, e.attrs, e.created_at, e.modified_at, e.owner_org
-       FROM ${q.from ?? 'ngsi_entities'} e WHERE ${q.where} ORDER BY e.id LIMIT $${n + 1} OFFSET $${n + 2}`,
-    [...q.params, limit, offset],
-  );
+  // With governance the page is chosen first and the (costlier) attribute view computed
+  // for its rows only.
+  const sql = q.attrsSql
+    ? `SELECT s.id, s.types, s.scopes, ${q.attrsSql} AS attrs, s.created_at, s.modified_at, s.owner_org
+         FROM (SELECT e.tenant, e.id FROM ${q.from ?? 'ngsi_entities'} e WHERE ${q.where}
+                ORDER BY e.id LIMIT $${n + 1} OFFSET $${n + 2}) AS p
+         JOIN ngsi_entities s ON s.tenant = p.tenant AND s.id = p.id ORDER BY s.id`
+    : `SELECT e.id, e.types, e.scopes, e.attrs, e.created_at, e.modified_at, e.owner_org
+       FROM ${q.from ?? 'ngsi_entities'} e WHERE ${q.where} ORDER BY e.id LIMIT $${n + 1} OFFSET $${n + 2}`;
+  const { rows } = await db.query<EntityRow>(sql, [...q.params, limit, offset]);
   return rows.map(toEntity);
 }
 
 export async function countEntities(db: Queryable, q: EntityQuerySql): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `SELECT count(*)::int8 AS n FROM ${q.from ?? 'ngsi_entities'} e WHERE ${q.where}`,
-    q.params,
+    q.params.slice(0, q.whereParams ?? q.params.length),
   );
   return rows[0]?.n ?? 0;
 }
