@@ -282,6 +282,45 @@ for (const backend of testBackends()) {
       });
     }
 
+    it('a revoked grant stops notifications at the next delivery', async () => {
+      const grants = (await call(node, who.granted, 'GET', '/api/v1/grants')).json() as {
+        id: string;
+      }[];
+      assert.equal(grants.length, 2);
+      for (const g of grants) {
+        const r = await call(node, who.publisher, 'POST', `/api/v1/grants/${g.id}/revoke`, {
+          reason: 'ended',
+        });
+        assert.equal(r.statusCode, 200, r.body);
+      }
+      const subs = (await call(node, who.granted, 'GET', '/ngsi-ld/v1/subscriptions')).json() as {
+        id: string;
+      }[];
+      const sub = subs[0]!.id;
+      const from = receiver.received.length;
+      const updated = await call(
+        node,
+        who.publisher,
+        'POST',
+        '/ngsi-ld/v1/entityOperations/update',
+        ALL.map((id) => ({ id, type: id.split(':')[2], tick: { type: 'Property', value: 2 } })),
+      );
+      assert.equal(updated.statusCode, 204, updated.body);
+      const got = await eventually(
+        () => {
+          const ids = receiver.received
+            .slice(from)
+            .filter((r) => decodeURIComponent(r.body.subscriptionId as string) === sub)
+            .flatMap((r) => r.body.data.map((e) => e.id as string))
+            .sort();
+          return OPEN.every((id) => ids.includes(id)) ? ids : undefined;
+        },
+        15_000,
+        'notification after revocation',
+      );
+      assert.deepEqual(got, OPEN);
+    });
+
     it('without a stated purpose a granted consumer sees open data only', async () => {
       const res = await call(node, who.granted, 'GET', `/ngsi-ld/v1/entities?type=${TYPES}`);
       assert.deepEqual(ids(res.json()), OPEN);
