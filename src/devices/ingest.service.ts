@@ -65,6 +65,17 @@ interface Letter {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Text PostgreSQL can store: no NUL, no unpaired surrogate. Details quote what devices
+ * sent (a JSON parse error quotes the payload), and one unstorable string would fail
+ * the insert of every dead letter of the batch.
+ */
+const storable = (text: string) =>
+  text
+    // eslint-disable-next-line no-control-regex -- NUL is what is removed.
+    .replace(/\u0000/g, '\uFFFD')
+    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\uFFFD');
+
 export class DeviceIngestor {
   private queue: Item[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -343,12 +354,12 @@ export class DeviceIngestor {
         const payload = batch[l.index]!.message.payload;
         return {
           receivedAt: batch[l.index]!.message.receivedAt,
-          topic: batch[l.index]!.message.topic.slice(0, 1024),
-          tenant: l.tenant,
-          clientId: l.clientId,
-          entityId: l.entityId?.slice(0, 2048) ?? null,
+          topic: storable(batch[l.index]!.message.topic.slice(0, 1024)),
+          tenant: l.tenant === null ? null : storable(l.tenant),
+          clientId: l.clientId === null ? null : storable(l.clientId),
+          entityId: l.entityId === null ? null : storable(l.entityId.slice(0, 2048)),
           reason: l.reason,
-          detail: l.detail.slice(0, 2000),
+          detail: storable(l.detail.slice(0, 2000)),
           payload: payload.subarray(0, settings.storedPayloadBytes),
           payloadBytes: payload.length,
           truncated: payload.length > settings.storedPayloadBytes,

@@ -167,12 +167,14 @@ for (const backend of testBackends()) {
         await publish(device, `ocp/v1/_default/${p.clientId}/something/else`, { a: 1 });
         await publish(device, measurements('urn:ngsi-ld:X:3'), 'x'.repeat(5000));
         await publish(device, measurements('urn:ngsi-ld:X:4'), { t: 'yesterday', temperature: 1 });
+        // Not JSON, and the parser's message quotes a NUL that PostgreSQL cannot store.
+        await publish(device, measurements('urn:ngsi-ld:X:5'), '{"temperature": \u0000}');
         // Still alive: a good message after the bad ones is written.
         await publish(device, measurements('urn:ngsi-ld:X:ok'), { type: 'X', temperature: 2 });
         await waitFor('the good message', () => entity(node, 'urn:ngsi-ld:X:ok').then((e) => !!e));
-        const letters = await waitFor('seven dead letters', async () => {
+        const letters = await waitFor('eight dead letters', async () => {
           const all = await deadLetters(node);
-          return all.length >= before + 7 ? all.slice(before) : false;
+          return all.length >= before + 8 ? all.slice(before) : false;
         });
         assert.deepEqual(
           letters.map((l) => l.reason),
@@ -184,6 +186,7 @@ for (const backend of testBackends()) {
             'invalid_topic',
             'payload_too_large',
             'invalid_payload',
+            'malformed_json',
           ],
         );
         assert.ok(letters.every((l) => l.clientId === p.clientId));
@@ -300,7 +303,7 @@ for (const backend of testBackends()) {
         assert.ok(value('ocp_mqtt_ingest_messages_received_total') >= 15);
         assert.ok(value('ocp_mqtt_ingest_messages_written_total') >= 6);
         assert.ok(value('ocp_mqtt_ingest_attribute_updates_total') >= 8);
-        assert.match(text, /ocp_mqtt_ingest_dead_letters_total\{reason="malformed_json"\} 1/);
+        assert.match(text, /ocp_mqtt_ingest_dead_letters_total\{reason="malformed_json"\} 2/);
         assert.match(text, /ocp_mqtt_ingest_batch_size_count \d+/);
       });
     });
