@@ -184,6 +184,7 @@ export class DeviceIngestor {
   private async commit(batch: Item[]): Promise<void> {
     let prepared: { groups: Group[]; letters: Letter[] } | null = null;
     let givenUp = false;
+    let failuresSinceGivenUp = 0;
     for (let attempt = 0; ; attempt++) {
       try {
         prepared ??= await this.prepare(batch);
@@ -214,9 +215,24 @@ export class DeviceIngestor {
               );
             }
           }
-          // The dead letters themselves are retried for as long as it takes.
+          // The dead letters themselves are retried while the database is unreachable.
           givenUp = true;
           continue;
+        }
+        if (reachable && givenUp && ++failuresSinceGivenUp >= 3) {
+          // Not even the dead letters can be stored although the database answers: log
+          // what is dropped rather than stop all ingestion behind this batch.
+          this.deps.logger.error(
+            {
+              err: error,
+              dropped: (prepared?.letters ?? []).map((l) => ({
+                topic: batch[l.index]!.message.topic,
+                reason: l.reason,
+              })),
+            },
+            'device messages dropped: neither written nor dead-lettered',
+          );
+          return;
         }
         this.deps.metrics.retried();
         this.deps.logger.warn(
