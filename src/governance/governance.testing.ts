@@ -9,6 +9,7 @@ import type { Role } from '../platform/http/access.js';
 import type { Backend } from '../platform/testing/database.js';
 import { startTestNode, type TestNode } from '../platform/testing/node.js';
 import { subscriptionsFeature } from '../subscriptions/subscriptions.feature.js';
+import { temporalFeature } from '../temporal/temporal.feature.js';
 import { governanceFeature } from './governance.feature.js';
 
 export { bearer };
@@ -27,6 +28,7 @@ export async function startGovernanceNode(
       identityFeature,
       governanceFeature,
       contextFeature,
+      temporalFeature,
       subscriptionsFeature,
     ],
     ...(options.clock ? { clock: options.clock } : {}),

@@ -254,6 +254,19 @@ for (const backend of testBackends()) {
           assert.deepEqual(ids(res.json()), want.ids);
         });
 
+        it('temporal query: entities and attributes', async () => {
+          const res = await read(
+            who[name],
+            `/temporal/entities?type=${TYPES}&timerel=after&timeAt=2000-01-01T00:00:00Z&limit=100&count=true`,
+          );
+          assert.equal(res.statusCode, 200, res.body);
+          const body = res.json() as Record<string, unknown>[];
+          assert.deepEqual(ids(body as { id: string }[]), want.ids);
+          assert.equal(res.headers['ngsild-results-count'], String(want.ids.length));
+          const bench = body.find((e) => e.id === 'urn:ngsi-ld:Bench:1')!;
+          if (!want.owner) assert.equal('secretNote' in bench, false, 'no dropped attributes');
+        });
+
         it('filters on hidden attributes match nothing', async () => {
           const res = await read(who[name], '/entities?type=Bench&q=secretNote=="x"&count=true');
           assert.equal(res.statusCode, 200, res.body);
