@@ -144,6 +144,10 @@ function keyValues(value: unknown, path: string, max: number): KeyValue[] {
     const entry = kv as Record<string, unknown>;
     const key = text(entry.key, `${path}/${i}/key`, 256);
     const v = text(entry.value, `${path}/${i}/value`, LIMITS.text);
+    // Sent as header values (HTTP) or JSON (MQTT): no control characters.
+    if ([...(key + v)].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+      fail(`${path}/${i}`, `${path} entries may not contain control characters`);
+    }
     return { key, value: v };
   });
 }

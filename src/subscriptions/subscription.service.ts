@@ -7,7 +7,7 @@
 import type { Clock } from '../platform/clock.js';
 import type { Database, Queryable } from '../platform/db/database.js';
 import { hasRole, type Actor } from '../platform/http/access.js';
-import { alreadyExists, notFound } from '../platform/http/errors.js';
+import { alreadyExists, badRequest, notFound } from '../platform/http/errors.js';
 import type { EntityChange } from '../context/entities/entity.service.js';
 import type { Instance } from '../context/entities/entity.model.js';
 import type { ContextResolver, RequestContext } from '../context/jsonld/context-resolver.js';
@@ -72,6 +72,12 @@ function compileFilters(
     if (geo) parts.push(`(${compileGeoQuery(geo, ctx)})`);
   }
   return parts;
+}
+
+/** SQLSTATE class 22 (data exception, e.g. 2201B invalid regular expression). */
+function isDataError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('22');
 }
 
 const sameInstances = (a: Instance[] | undefined, b: Instance[] | undefined) =>
@@ -148,9 +154,28 @@ export class SubscriptionService {
   ): Promise<string> {
     const doc = parseSubscription(stripReadOnly(body), this.clock.now());
     const write = await this.prepare(caller, doc, context);
+    await this.checkPatterns(write);
     const inserted = await this.db.transaction((tx) => insertSubscription(tx, write));
     if (!inserted) throw alreadyExists(`Subscription ${doc.id} already exists`);
     return doc.id;
+  }
+
+  /**
+   * idPatterns are matched by PostgreSQL inside every entity write: one it cannot
+   * compile (JavaScript and POSIX regular expressions differ) is refused here.
+   */
+  private async checkPatterns(write: SubscriptionWrite): Promise<void> {
+    for (const s of write.selectors) {
+      if (s.idPattern === null) continue;
+      try {
+        await this.db.query("SELECT '' ~ $1", [s.idPattern]);
+      } catch (error) {
+        if (!isDataError(error)) throw error;
+        throw badRequest(`idPattern ${s.idPattern} is not a valid regular expression here`, [
+          { path: '/entities', message: 'invalid idPattern' },
+        ]);
+      }
+    }
   }
 
   async get(caller: Caller, id: string): Promise<SubscriptionRecord> {
@@ -191,6 +216,7 @@ export class SubscriptionService {
         doc,
         context ?? (stored.context as RequestContext | undefined) ?? undefined,
       );
+      await this.checkPatterns(write);
       await updateSubscription(tx, write);
     });
   }
@@ -278,21 +304,46 @@ export class SubscriptionService {
       filtered.set(m.subscription_id, entry);
     }
     if (filtered.size === 0) return matches;
-    const params: unknown[] = [tenant];
-    const branches: string[] = [];
-    for (const [subscriptionId, { match, ids }] of filtered) {
-      const ctx = parameterList('e', (term) => match.terms[term] ?? term, params);
-      const conditions = compileFilters(
-        { q: match.q, scopeQ: match.scope_q, geoQ: match.geo_q },
-        ctx,
-      );
-      branches.push(
-        `SELECT ${ctx.param(subscriptionId)}::text AS subscription_id, e.id AS entity_id
+    // Each subscription's branch is also built on its own, for the fallback below.
+    const build = (entries: [string, { match: MatchRow; ids: string[] }][]) => {
+      const params: unknown[] = [tenant];
+      const branches = entries.map(([subscriptionId, { match, ids }]) => {
+        const ctx = parameterList('e', (term) => match.terms[term] ?? term, params);
+        const conditions = compileFilters(
+          { q: match.q, scopeQ: match.scope_q, geoQ: match.geo_q },
+          ctx,
+        );
+        return `SELECT ${ctx.param(subscriptionId)}::text AS subscription_id, e.id AS entity_id
            FROM ngsi_entities e
-          WHERE e.tenant = $1 AND e.id = ANY(${ctx.param(ids)}::text[]) AND ${conditions.join(' AND ')}`,
-      );
+          WHERE e.tenant = $1 AND e.id = ANY(${ctx.param(ids)}::text[]) AND ${conditions.join(' AND ')}`;
+      });
+      return { sql: branches.join('\nUNION ALL\n'), params };
+    };
+    const all = build([...filtered]);
+    let passed: { subscription_id: string; entity_id: string }[];
+    // A filter can still fail on some value (a q regular expression PostgreSQL refuses):
+    // that must never fail the write. Then each subscription is tried on its own and
+    // the failing ones notify nothing for this change.
+    await tx.query('SAVEPOINT ocp_subscription_filters');
+    try {
+      passed = await matchingPairs(tx, all.sql, all.params);
+      await tx.query('RELEASE SAVEPOINT ocp_subscription_filters');
+    } catch (error) {
+      if (!isDataError(error)) throw error;
+      await tx.query('ROLLBACK TO SAVEPOINT ocp_subscription_filters');
+      passed = [];
+      for (const entry of filtered) {
+        const one = build([entry]);
+        await tx.query('SAVEPOINT ocp_subscription_filter');
+        try {
+          passed.push(...(await matchingPairs(tx, one.sql, one.params)));
+          await tx.query('RELEASE SAVEPOINT ocp_subscription_filter');
+        } catch (inner) {
+          if (!isDataError(inner)) throw inner;
+          await tx.query('ROLLBACK TO SAVEPOINT ocp_subscription_filter');
+        }
+      }
     }
-    const passed = await matchingPairs(tx, branches.join('\nUNION ALL\n'), params);
     const keep = new Set(passed.map((p) => `${p.subscription_id}\u0000${p.entity_id}`));
     return matches.filter(
       (m) =>

@@ -271,6 +271,16 @@ for (const backend of testBackends()) {
           },
         ],
         [
+          'header value with a line break',
+          {
+            type: 'Subscription',
+            entities: [{ type: 'R' }],
+            notification: {
+              endpoint: { uri: receiver.url, receiverInfo: [{ key: 'X-A', value: 'a\r\nX-B: b' }] },
+            },
+          },
+        ],
+        [
           'bad MQTT QoS',
           {
             type: 'Subscription',
@@ -312,6 +322,21 @@ for (const backend of testBackends()) {
         isActive: false,
       });
       assert.equal(badPatch.statusCode, 404);
+    });
+
+    it('refuses an idPattern PostgreSQL cannot compile (it runs inside every write)', async () => {
+      const bad = await call('POST', '/subscriptions', {
+        type: 'Subscription',
+        entities: [{ type: 'Room', idPattern: '\\p{L}' }],
+        notification: { endpoint: { uri: receiver.url } },
+      });
+      assert.equal(bad.statusCode, 400, bad.body);
+      assert.equal(bad.json().type, `${ERR}BadRequestData`);
+      // Valid ones work, inside the same writes.
+      await subscribe({ entities: [{ type: 'Room', idPattern: '^urn:ngsi-ld:Room:[0-9]+$' }] });
+      await upsert([room(1, 20)]);
+      const [n] = await receiver.waitFor(1);
+      assert.equal(n!.body.data[0]!.id, 'urn:ngsi-ld:Room:1');
     });
 
     it('shows and changes subscriptions only for their organisation and admins', async () => {
