@@ -20,6 +20,8 @@ import {
   type Caller,
 } from './governance.testing.js';
 import { applyRetention } from './retention.js';
+import { buildEntry, normaliseEvent, searchKeys } from '../ledger/entry.js';
+import type { LedgerEvent } from '../ledger/ledger.events.js';
 
 async function ledgerEvents(node: TestNode, type: string) {
   const { rows } = await node.platform.db.query<{ event: Record<string, unknown> }>(
@@ -364,6 +366,9 @@ for (const backend of testBackends()) {
       )!;
       assert.equal(accessed.count, entitiesReturned);
       assert.equal(accessed.purpose, 'research');
+      // Named the way the ledger indexes it, so /ledger/entries?dataset= finds the access.
+      const entry = buildEntry(normaliseEvent(accessed as unknown as LedgerEvent), 0, new Date());
+      assert.equal(searchKeys(entry).datasetId, ds);
 
       const month = new Date().toISOString().slice(0, 7);
       const statement = await call(node, c.consumer2, 'GET', `/api/v1/usage/statements/${month}`);

@@ -176,7 +176,8 @@ export class Meter {
               purpose: r.grant.purpose,
               count: r.entities,
               details: {
-                dataset: r.grant.datasetId,
+                // `datasetId` is the detail the ledger indexes for ?dataset= searches.
+                datasetId: r.grant.datasetId,
                 classification: r.grant.dataset.classification,
                 day: r.day,
                 requests: r.requests,

@@ -34,11 +34,9 @@ function byMonth(entries: Entry[]): Row[] {
   const rows = new Map<string, Row>();
   for (const e of entries) {
     const month = e.time.slice(0, 7);
-    // Metering writes one entry per grant and day, naming the dataset in details.dataset.
+    // Metering writes one entry per grant and day, naming the dataset in details.datasetId.
     const dataset = String(
-      e.details.dataset ??
-        e.details.datasetId ??
-        (e.subject.kind === 'dataset' ? e.subject.id : '—'),
+      e.details.datasetId ?? (e.subject.kind === 'dataset' ? e.subject.id : '—'),
     );
     const organisation = e.actor.organisationId ?? '—';
     const purpose = e.purpose ?? '—';
