@@ -275,6 +275,8 @@ export function mutatedJson(seed: unknown): fc.Arbitrary<unknown> {
 
 /** Seeds and their mutations, with some untouched seeds mixed in. */
 export function mutatedSeed(seeds: readonly unknown[]): fc.Arbitrary<unknown> {
+  // Without the shared fixtures there may be no seeds: mutate a minimal entity instead.
+  if (seeds.length === 0) seeds = [{ id: 'urn:ngsi-ld:Thing:1', type: 'Thing' }];
   return fc
     .nat({ max: seeds.length - 1 })
     .chain((i) =>
