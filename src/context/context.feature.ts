@@ -4,7 +4,6 @@
  * this feature's scope only.
  */
 import { createGuardedFetcher } from '../platform/http/guarded-fetch.js';
-import { AppError } from '../platform/http/errors.js';
 import type { Feature } from '../platform/http/server.js';
 import { registerDiscoveryRoutes } from './discovery/discovery.routes.js';
 import { registerBatchRoutes } from './entities/batch.routes.js';
@@ -12,7 +11,7 @@ import { registerEntityRoutes, type ContextDeps } from './entities/entity.routes
 import { EntityService } from './entities/entity.service.js';
 import { ContextResolver } from './jsonld/context-resolver.js';
 import { registerContextRoutes } from './jsonld/context.routes.js';
-import { parseJsonBody } from './ngsi-request.js';
+import { registerNgsiLdMediaTypes } from './ngsi-scope.js';
 
 export const NGSI_LD_PREFIX = '/ngsi-ld/v1';
 
@@ -44,51 +43,7 @@ export const contextFeature: Feature = {
     app.decorate('ngsiContexts', resolver);
     await app.register(
       async (scope) => {
-        scope.addContentTypeParser(
-          ['application/ld+json', 'application/merge-patch+json'],
-          { parseAs: 'string' },
-          (_request, body, done) => {
-            try {
-              done(null, body === '' ? undefined : parseJsonBody(body as string));
-            } catch (error) {
-              done(error as Error, undefined);
-            }
-          },
-        );
-        // Any other media type is read as text here and refused (415) by the hook below.
-        scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) =>
-          done(null, body),
-        );
-        // The tenant a request addressed is named in the response too.
-        scope.addHook('onRequest', async (request, reply) => {
-          const tenant = request.headers['ngsild-tenant'];
-          if (typeof tenant === 'string' && tenant !== '') reply.header('NGSILD-Tenant', tenant);
-        });
-        // NGSI-LD accepts JSON payloads only; anything else is 415 before parsing.
-        scope.addHook('preValidation', async (request) => {
-          if (request.method !== 'POST' && request.method !== 'PATCH' && request.method !== 'PUT')
-            return;
-          const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-          if (type === '' && request.body === undefined) return;
-          const allowed =
-            type === 'application/json' ||
-            type === 'application/ld+json' ||
-            (type === 'application/merge-patch+json' && request.method === 'PATCH');
-          if (!allowed) {
-            throw new AppError(
-              'unsupported_media_type',
-              `Content-Type ${type || '(none)'} is not accepted here`,
-              request.method === 'PATCH'
-                ? {
-                    headers: {
-                      'Accept-Patch':
-                        'application/json, application/ld+json, application/merge-patch+json',
-                    },
-                  }
-                : {},
-            );
-          }
-        });
+        registerNgsiLdMediaTypes(scope, { mergePatch: true });
         registerEntityRoutes(scope, deps);
         registerBatchRoutes(scope, deps);
         registerDiscoveryRoutes(scope, deps);

@@ -6,10 +6,13 @@
  * in for in the node's context cache, as in src/context/entities/smart-data-models.test.ts.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { testBackends } from '../platform/testing/database.js';
+import {
+  INVALID_SMART_DATA_MODEL_EXAMPLES,
+  smartDataModelExamples,
+} from '../platform/testing/smart-data-models.js';
 import {
   connectDevice,
   createPublisher,
@@ -22,59 +25,9 @@ import {
 } from './devices.testing.js';
 import { deviceTopic } from './topics.js';
 
-const root = new URL('../../../shared/fixtures/smart-data-models/', import.meta.url).pathname;
+const INVALID = new Set(Object.keys(INVALID_SMART_DATA_MODEL_EXAMPLES));
 
-/** Examples that are not valid NGSI-LD (see src/context/entities/smart-data-models.test.ts). */
-const INVALID = new Set([
-  'Environment/FloodMonitoring/example-normalized.jsonld',
-  'Environment/NightSkyQuality/example-normalized.jsonld',
-  'Environment/NightSkyQuality/example.jsonld',
-  'Environment/PhreaticObserved/example-normalized.jsonld',
-  'Environment/WaterObserved/example-normalized.jsonld',
-  'Transportation/AnprFlowObserved/example.jsonld',
-  'Transportation/CityWork/example-normalized.jsonld',
-  'Transportation/EVChargingStation/example.jsonld',
-  'Transportation/RestrictionException/example-normalized.jsonld',
-  'Transportation/RoadAccident/example.jsonld',
-  'Transportation/SpecialRestriction/example-normalized.jsonld',
-  'Transportation/TransportStation/example-normalized.jsonld',
-  'Transportation/TransportStation/example.jsonld',
-  'UrbanMobility/TransitManagement/example.jsonld',
-  'Weather/WeatherAlert/example.jsonld',
-  'Weather/WeatherForecast/example-normalized.jsonld',
-  'Weather/WeatherForecast/example.jsonld',
-]);
-
-interface Example {
-  file: string;
-  text: string;
-  body: Record<string, unknown> | null;
-}
-
-function examples(): Example[] {
-  const out: Example[] = [];
-  if (!existsSync(root)) return out;
-  for (const repo of readdirSync(root).sort()) {
-    if (repo.includes('.')) continue;
-    for (const model of readdirSync(`${root}${repo}`).sort()) {
-      for (const name of ['example-normalized.jsonld', 'example.jsonld']) {
-        const file = `${repo}/${model}/${name}`;
-        if (!existsSync(`${root}${file}`)) continue;
-        const text = readFileSync(`${root}${file}`, 'utf8');
-        let body: Record<string, unknown> | null = null;
-        try {
-          body = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          body = null;
-        }
-        out.push({ file, text, body });
-      }
-    }
-  }
-  return out;
-}
-
-const all = examples();
+const all = smartDataModelExamples();
 const contextUrls = (body: Record<string, unknown>) => {
   const ctx = body['@context'];
   return (Array.isArray(ctx) ? ctx : [ctx]).filter(

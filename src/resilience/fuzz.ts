@@ -4,15 +4,11 @@
  * strings the way broken clients and attackers do, and a heap check for "no unbounded
  * memory". The number of runs is chosen by each test file (OCP_FUZZ_RUNS).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { AppError } from '../platform/http/errors.js';
-import { root } from './servers.js';
-
-const fixtures = path.join(root, '..', 'shared', 'fixtures', 'smart-data-models');
+import { smartDataModelExamples } from '../platform/testing/smart-data-models.js';
 
 export interface Seed {
   file: string;
@@ -25,32 +21,12 @@ let cached: Seed[] | null = null;
 
 /** Every Smart Data Models example (normalized and keyValues, .json and .jsonld). */
 export function smartDataModelSeeds(): Seed[] {
-  if (cached) return cached;
-  cached = [];
-  if (!existsSync(fixtures)) return cached;
-  for (const repo of readdirSync(fixtures).sort()) {
-    const repoDir = path.join(fixtures, repo);
-    if (repo.includes('.')) continue;
-    for (const model of readdirSync(repoDir).sort()) {
-      for (const name of [
-        'example-normalized.jsonld',
-        'example-normalized.json',
-        'example.jsonld',
-        'example.json',
-      ]) {
-        const file = path.join(repoDir, model, name);
-        if (!existsSync(file)) continue;
-        const text = readFileSync(file, 'utf8');
-        let body: unknown = undefined;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // Kept: a real-world broken payload.
-        }
-        cached.push({ file: `${repo}/${model}/${name}`, text, body });
-      }
-    }
-  }
+  cached ??= smartDataModelExamples([
+    'example-normalized.jsonld',
+    'example-normalized.json',
+    'example.jsonld',
+    'example.json',
+  ]).map((e) => ({ ...e, body: e.body ?? undefined }));
   return cached;
 }
 

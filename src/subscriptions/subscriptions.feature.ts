@@ -4,11 +4,10 @@
  * (HTTP(S) and MQTT(S)). Registered after the context feature, whose entity service it
  * listens to.
  */
-import { AppError } from '../platform/http/errors.js';
 import { createGuardedFetcher } from '../platform/http/guarded-fetch.js';
 import type { Feature } from '../platform/http/server.js';
 import { NGSI_LD_PREFIX } from '../context/context.feature.js';
-import { parseJsonBody } from '../context/ngsi-request.js';
+import { registerNgsiLdMediaTypes } from '../context/ngsi-scope.js';
 import { Notifier, type NotificationMeter } from './notifier.js';
 import { OutboxWorker } from './outbox.worker.js';
 import { registerSubscriptionRoutes } from './subscription.routes.js';
@@ -65,41 +64,7 @@ export const subscriptionsFeature: Feature = {
 
     await app.register(
       async (scope) => {
-        scope.addContentTypeParser(
-          ['application/ld+json', 'application/merge-patch+json'],
-          { parseAs: 'string' },
-          (_request, body, done) => {
-            try {
-              done(null, body === '' ? undefined : parseJsonBody(body as string));
-            } catch (error) {
-              done(error as Error, undefined);
-            }
-          },
-        );
-        scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) =>
-          done(null, body),
-        );
-        scope.addHook('onRequest', async (request, reply) => {
-          const tenant = request.headers['ngsild-tenant'];
-          if (typeof tenant === 'string' && tenant !== '') reply.header('NGSILD-Tenant', tenant);
-        });
-        scope.addHook('preValidation', async (request) => {
-          if (request.method !== 'POST' && request.method !== 'PATCH') return;
-          const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-          const allowed =
-            type === 'application/json' ||
-            type === 'application/ld+json' ||
-            (type === 'application/merge-patch+json' && request.method === 'PATCH');
-          if (!allowed) {
-            throw new AppError(
-              'unsupported_media_type',
-              `Content-Type ${type || '(none)'} is not accepted here`,
-              request.method === 'PATCH'
-                ? { headers: { 'Accept-Patch': 'application/json, application/ld+json' } }
-                : {},
-            );
-          }
-        });
+        registerNgsiLdMediaTypes(scope, { mergePatch: true });
         registerSubscriptionRoutes(scope, service, resolver, clock);
       },
       { prefix: NGSI_LD_PREFIX },

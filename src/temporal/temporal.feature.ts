@@ -5,8 +5,7 @@
  * partitions prepared (at boot and daily).
  */
 import { NGSI_LD_PREFIX } from '../context/context.feature.js';
-import { parseJsonBody } from '../context/ngsi-request.js';
-import { AppError } from '../platform/http/errors.js';
+import { registerNgsiLdMediaTypes } from '../context/ngsi-scope.js';
 import type { Feature } from '../platform/http/server.js';
 import { ensurePartitions } from './history.partitions.js';
 import { registerTemporalRoutes } from './temporal.routes.js';
@@ -33,39 +32,7 @@ export const temporalFeature: Feature = {
 
     await app.register(
       async (scope) => {
-        scope.addContentTypeParser(
-          'application/ld+json',
-          { parseAs: 'string' },
-          (_request, body, done) => {
-            try {
-              done(null, body === '' ? undefined : parseJsonBody(body as string));
-            } catch (error) {
-              done(error as Error, undefined);
-            }
-          },
-        );
-        scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) =>
-          done(null, body),
-        );
-        scope.addHook('onRequest', async (request, reply) => {
-          const tenant = request.headers['ngsild-tenant'];
-          if (typeof tenant === 'string' && tenant !== '') reply.header('NGSILD-Tenant', tenant);
-        });
-        // NGSI-LD accepts JSON payloads only; anything else is 415 before parsing.
-        scope.addHook('preValidation', async (request) => {
-          if (request.method !== 'POST' && request.method !== 'PATCH') return;
-          const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-          if (type === '' && request.body === undefined) return;
-          if (type !== 'application/json' && type !== 'application/ld+json') {
-            throw new AppError(
-              'unsupported_media_type',
-              `Content-Type ${type || '(none)'} is not accepted here`,
-              request.method === 'PATCH'
-                ? { headers: { 'Accept-Patch': 'application/json, application/ld+json' } }
-                : {},
-            );
-          }
-        });
+        registerNgsiLdMediaTypes(scope, { mergePatch: false });
         registerTemporalRoutes(scope, { resolver: app.ngsiContexts, service });
       },
       { prefix: NGSI_LD_PREFIX },

@@ -11,8 +11,13 @@ import {
   parseEntity,
   type Instance,
 } from '../context/entities/entity.model.js';
-import type { EntityQuery, EntitySelector, GeoParams } from '../context/entities/entity.query.js';
-import { checkEntityId, entityPath, paginationOf } from '../context/entities/entity.routes.js';
+import type { EntityQuery } from '../context/entities/entity.query.js';
+import {
+  checkEntityId,
+  entityFilterOf,
+  entityPath,
+  paginationOf,
+} from '../context/entities/entity.routes.js';
 import type { ContextResolver, RequestContext } from '../context/jsonld/context-resolver.js';
 import type { TermMap } from '../context/jsonld/term-map.js';
 import {
@@ -295,31 +300,10 @@ export function registerTemporalRoutes(
     async (request, reply) => {
       const params = request.query;
       const { context, map } = await readContext(request);
-      const ids = commaList(params.id);
-      const hasFilter =
-        params.type !== undefined ||
-        params.idPattern !== undefined ||
-        ids !== undefined ||
-        params.attrs !== undefined ||
-        params.q !== undefined ||
-        params.georel !== undefined ||
-        params.scopeQ !== undefined;
-      if (!hasFilter) {
-        throw badRequest(
-          'A temporal query needs at least one of type, id, idPattern, attrs, q, geo-query or scopeQ',
-        );
-      }
-      const selector: EntitySelector = { type: params.type, idPattern: params.idPattern };
-      const geo: GeoParams = {
-        georel: params.georel,
-        geometry: params.geometry,
-        coordinates: params.coordinates,
-        geoproperty: params.geoproperty,
-      };
       return respond(
         request,
         reply,
-        { selectors: [selector], ids, q: params.q, scopeQ: params.scopeQ, geo },
+        entityFilterOf(params, 'A temporal query'),
         params,
         params,
         context,

@@ -201,6 +201,44 @@ export function renderList(
 }
 
 /** Runs an entity query and sends the page (shared by GET /entities and batch query). */
+/**
+ * The entity filters of a query string (type, id, idPattern, attrs, q, scopeQ, geo) as
+ * the query compiler takes them; NGSI-LD requires at least one. `noun` names the query in
+ * the error ("A query", "A temporal query").
+ */
+export function entityFilterOf(
+  params: QueryParamsT,
+  noun: string,
+): Pick<EntityQuery, 'selectors' | 'ids' | 'q' | 'scopeQ' | 'geo'> {
+  const ids = commaList(params.id);
+  const hasFilter =
+    params.type !== undefined ||
+    params.idPattern !== undefined ||
+    ids !== undefined ||
+    params.attrs !== undefined ||
+    params.q !== undefined ||
+    params.georel !== undefined ||
+    params.scopeQ !== undefined;
+  if (!hasFilter) {
+    throw badRequest(
+      `${noun} needs at least one of type, id, idPattern, attrs, q, geo-query or scopeQ`,
+    );
+  }
+  const selector: EntitySelector = { type: params.type, idPattern: params.idPattern };
+  return {
+    selectors: [selector],
+    ids,
+    q: params.q,
+    scopeQ: params.scopeQ,
+    geo: {
+      georel: params.georel,
+      geometry: params.geometry,
+      coordinates: params.coordinates,
+      geoproperty: params.geoproperty,
+    },
+  };
+}
+
 export async function runQuery(
   deps: ContextDeps,
   request: FastifyRequest,
@@ -292,37 +330,11 @@ export function registerEntityRoutes(app: App, deps: ContextDeps): void {
     async (request, reply) => {
       const params = request.query;
       const { context, map } = await readContext(request);
-      const selector: EntitySelector = { type: params.type, idPattern: params.idPattern };
-      const ids = commaList(params.id);
-      const hasFilter =
-        params.type !== undefined ||
-        params.idPattern !== undefined ||
-        ids !== undefined ||
-        params.attrs !== undefined ||
-        params.q !== undefined ||
-        params.georel !== undefined ||
-        params.scopeQ !== undefined;
-      if (!hasFilter) {
-        throw badRequest(
-          'A query needs at least one of type, id, idPattern, attrs, q, geo-query or scopeQ',
-        );
-      }
       return runQuery(
         deps,
         request,
         reply,
-        {
-          selectors: [selector],
-          ids,
-          q: params.q,
-          scopeQ: params.scopeQ,
-          geo: {
-            georel: params.georel,
-            geometry: params.geometry,
-            coordinates: params.coordinates,
-            geoproperty: params.geoproperty,
-          },
-        },
+        entityFilterOf(params, 'A query'),
         params,
         context,
         map,

@@ -7,64 +7,16 @@
  * empty context in the node's context cache (terms then expand with the default vocabulary).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { testBackends } from '../../platform/testing/database.js';
 import { startTestNode, type TestNode } from '../../platform/testing/node.js';
+import {
+  INVALID_SMART_DATA_MODEL_EXAMPLES,
+  smartDataModelExamples,
+} from '../../platform/testing/smart-data-models.js';
 
-const root = new URL('../../../../shared/fixtures/smart-data-models/', import.meta.url).pathname;
 const ERR = 'https://uri.etsi.org/ngsi-ld/errors/';
-
-/** Examples that are not valid NGSI-LD, with the reason. */
-const INVALID: Record<string, string> = {
-  'Environment/FloodMonitoring/example-normalized.jsonld': 'attribute types "string"',
-  'Environment/NightSkyQuality/example-normalized.jsonld': 'id is not a URI',
-  'Environment/NightSkyQuality/example.jsonld': 'id is not a URI',
-  'Environment/PhreaticObserved/example-normalized.jsonld': 'bad observedAt, names with spaces',
-  'Environment/WaterObserved/example-normalized.jsonld': 'Relationship object is not a URI',
-  'Transportation/AnprFlowObserved/example.jsonld': 'latitude 168',
-  'Transportation/CityWork/example-normalized.jsonld': 'attribute type "Property "',
-  'Transportation/EVChargingStation/example.jsonld': '@context entry is not a URL',
-  'Transportation/RestrictionException/example-normalized.jsonld': 'attribute types "string"',
-  'Transportation/RoadAccident/example.jsonld': 'latitude 168',
-  'Transportation/SpecialRestriction/example-normalized.jsonld': 'attribute types "string"',
-  'Transportation/TransportStation/example-normalized.jsonld': 'attribute types "DateTime"',
-  'Transportation/TransportStation/example.jsonld': 'attribute name with a space',
-  'UrbanMobility/TransitManagement/example.jsonld': '@context entry is not a URL',
-  'Weather/WeatherAlert/example.jsonld': 'id is not a URI',
-  'Weather/WeatherForecast/example-normalized.jsonld': 'id is not a URI',
-  'Weather/WeatherForecast/example.jsonld': 'id is not a URI',
-};
-
-interface Example {
-  file: string;
-  text: string;
-  body: Record<string, unknown> | null;
-}
-
-function examples(): Example[] {
-  const out: Example[] = [];
-  // The fixtures live next to the repository (../shared/fixtures); without them there is nothing to run.
-  if (!existsSync(root)) return out;
-  for (const repo of readdirSync(root).sort()) {
-    if (repo.includes('.')) continue;
-    for (const model of readdirSync(`${root}${repo}`).sort()) {
-      for (const name of ['example-normalized.jsonld', 'example.jsonld']) {
-        const file = `${repo}/${model}/${name}`;
-        if (!existsSync(`${root}${file}`)) continue;
-        const text = readFileSync(`${root}${file}`, 'utf8');
-        let body: Record<string, unknown> | null = null;
-        try {
-          body = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          body = null;
-        }
-        out.push({ file, text, body });
-      }
-    }
-  }
-  return out;
-}
+const INVALID = INVALID_SMART_DATA_MODEL_EXAMPLES;
 
 const CORE_PREFIX = 'https://uri.etsi.org/ngsi-ld/';
 const contextUrls = (body: Record<string, unknown>) => {
@@ -87,7 +39,7 @@ function qFor(body: Record<string, unknown>, normalized: boolean): string {
   return first ?? '';
 }
 
-const all = examples();
+const all = smartDataModelExamples();
 
 for (const backend of testBackends()) {
   describe(`Smart Data Models examples (${backend})`, () => {
