@@ -128,6 +128,25 @@ const METHOD_SQL: Record<AggrMethod, string> = {
   sumsq: 'sum(h.num_value * h.num_value)',
 };
 
+/** A numeric result as a double, or null where it is beyond the double range. */
+const asDouble = (numeric: string) =>
+  `(SELECT CASE WHEN abs(x) <= 1.7976931348623157e308 THEN x::float8 END FROM (SELECT ${numeric} AS x) n)`;
+
+/**
+ * The same methods computed exactly in numeric, used only when the double arithmetic
+ * above overflows (stored values near the double range): slower, but never an error.
+ */
+const EXACT_METHOD_SQL: Record<AggrMethod, string> = {
+  ...METHOD_SQL,
+  sum: asDouble('sum(h.num_value::numeric)'),
+  avg: asDouble('avg(h.num_value::numeric)'),
+  stddev: asDouble('stddev_samp(h.num_value::numeric)'),
+  sumsq: asDouble('sum(h.num_value::numeric * h.num_value::numeric)'),
+};
+
+/** PostgreSQL's "numeric value out of range" (float overflow in an aggregate). */
+const OUT_OF_RANGE = '22003';
+
 /** Periods are counted from this instant when the query gives no start (UTC midnight). */
 export const DEFAULT_ORIGIN = new Date('1970-01-01T00:00:00Z');
 
@@ -138,6 +157,27 @@ export const DEFAULT_ORIGIN = new Date('1970-01-01T00:00:00Z');
  * are whole calendar months from `origin`.
  */
 export async function aggregateInstances(
+  db: Queryable,
+  tenant: string,
+  pairs: readonly AttrPair[],
+  q: TemporalQuery,
+  methods: readonly AggrMethod[],
+  period: Duration | null,
+  origin: Date,
+  datasetIds?: readonly string[],
+): Promise<AggregateRow[]> {
+  const run = (sql: Record<AggrMethod, string>) =>
+    aggregateWith(sql, db, tenant, pairs, q, methods, period, origin, datasetIds);
+  try {
+    return await run(METHOD_SQL);
+  } catch (error) {
+    if ((error as { code?: string }).code !== OUT_OF_RANGE) throw error;
+    return run(EXACT_METHOD_SQL);
+  }
+}
+
+async function aggregateWith(
+  methodSql: Record<AggrMethod, string>,
   db: Queryable,
   tenant: string,
   pairs: readonly AttrPair[],
@@ -162,7 +202,7 @@ export async function aggregateInstances(
     bucket = `(${o}::timestamptz + make_interval(months => (((extract(year FROM age(${col}, ${o}::timestamptz)) * 12
       + extract(month FROM age(${col}, ${o}::timestamptz)))::int / ${m}::int) * ${m}::int)))`;
   }
-  const selected = methods.map((m) => `${METHOD_SQL[m]} AS "${m}"`).join(', ');
+  const selected = methods.map((m) => `${methodSql[m]} AS "${m}"`).join(', ');
   const { rows } = await db.query<AggregateRow>(
     `SELECT p.entity_id, p.attr, a.*
        FROM ${source}

@@ -312,6 +312,29 @@ for (const backend of testBackends()) {
       ]);
     });
 
+    it('aggregates values near the double range without an error (sums beyond it are null)', async () => {
+      const id = 'urn:ngsi-ld:AirQualityObserved:huge';
+      const res = await a('POST', '/temporal/entities', {
+        id,
+        type: 'AirQualityObserved',
+        no2: [0, 1].map((i) => ({
+          type: 'Property',
+          value: 1e308,
+          observedAt: iso(T0 + i * HOUR),
+        })),
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      const out = await a(
+        'GET',
+        `/temporal/entities/${id}?options=aggregatedValues&aggrMethods=sum,avg,max&timerel=after&timeAt=${iso(T0)}`,
+      );
+      assert.equal(out.statusCode, 200, out.body);
+      const body = out.json();
+      assert.equal(body.no2.sum[0][0], null);
+      assert.equal(body.no2.avg[0][0], 1e308);
+      assert.equal(body.no2.max[0][0], 1e308);
+    });
+
     it('pages long series: 206 with Content-Range and at most the per-attribute limit', async () => {
       const id = 'urn:ngsi-ld:AirQualityObserved:long';
       const n = INSTANCE_LIMIT + 50;
