@@ -22,6 +22,8 @@ export function testBrokers(): Broker[] {
 export interface DeviceNode extends TestNode {
   broker: Broker;
   admin: string;
+  /** Where devices connect: the embedded broker, or the external Mosquitto the node uses. */
+  brokerUrl: string;
 }
 
 export async function startDeviceNode(
@@ -29,24 +31,47 @@ export async function startDeviceNode(
   broker: Broker,
   env: Record<string, string> = {},
 ): Promise<DeviceNode> {
-  const node = await startTestNode({
-    backend,
-    mqtt: broker,
-    listen: false,
-    env: {
-      OCP_BOOTSTRAP_ADMIN_SECRET: ADMIN_SECRET,
-      OCP_RATE_LIMIT: 'off',
-      // A group of its own, so nodes of other tests on the same broker do not take our messages.
-      OCP_DEVICES_SHARE_GROUP: `test-${randomBytes(6).toString('hex')}`,
-      OCP_DEVICES_BATCH_WAIT_MS: '5',
-      ...env,
-    },
-  });
+  // Every node subscribes to the whole device topic tree, so nodes of test files running
+  // at the same time on one broker would take each other's messages (and dead-letter
+  // them). On the external broker each node therefore gets a Mosquitto of its own when
+  // the binary is here; otherwise it shares OCP_TEST_MQTT_URL.
+  const own = broker === 'external' && hasMosquitto ? await startMosquitto(await freePort()) : null;
+  const brokerUrl = own ? `mqtt://127.0.0.1:${own.port}` : testMqttUrl;
+  let node: TestNode;
+  try {
+    node = await startTestNode({
+      backend,
+      mqtt: broker,
+      listen: false,
+      env: {
+        OCP_BOOTSTRAP_ADMIN_SECRET: ADMIN_SECRET,
+        OCP_RATE_LIMIT: 'off',
+        // A group of its own, so nodes of other tests on the same broker do not take our messages.
+        OCP_DEVICES_SHARE_GROUP: `test-${randomBytes(6).toString('hex')}`,
+        OCP_DEVICES_BATCH_WAIT_MS: '5',
+        ...(own ? { OCP_MQTT_URL: brokerUrl! } : {}),
+        ...env,
+      },
+    });
+  } catch (error) {
+    await own?.stop();
+    throw error;
+  }
+  const close = async () => {
+    await node.close();
+    await own?.stop();
+  };
   try {
     await node.app.deviceIngestion!.waitSubscribed(10_000);
-    return { ...node, broker, admin: await adminToken(node) };
+    return {
+      ...node,
+      close,
+      broker,
+      admin: await adminToken(node),
+      brokerUrl: broker === 'embedded' ? node.platform.bus.brokerUrl! : brokerUrl!,
+    };
   } catch (error) {
-    await node.close();
+    await close();
     throw error;
   }
 }
@@ -75,8 +100,7 @@ export async function connectDevice(
   as: { clientId: string; secret: string } | null,
   options: { protocolVersion?: 4 | 5; reconnect?: boolean } = {},
 ): Promise<MqttClient> {
-  const url = node.broker === 'embedded' ? node.platform.bus.brokerUrl! : testMqttUrl!;
-  const client = mqtt.connect(url, {
+  const client = mqtt.connect(node.brokerUrl, {
     clientId: `device-${randomBytes(6).toString('hex')}`,
     protocolVersion: options.protocolVersion ?? (node.broker === 'external' ? 5 : 4),
     reconnectPeriod: options.reconnect ? 200 : 0,
