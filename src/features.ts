@@ -1,3 +1,4 @@
+import { catalogFeature } from './catalog/catalog.feature.js';
 import { consultationsFeature } from './consultations/consultations.feature.js';
 import { contextFeature } from './context/context.feature.js';
 import { devicesFeature } from './devices/devices.feature.js';
@@ -23,6 +24,7 @@ export const features: readonly Feature[] = [
   devicesFeature,
   registerFeature,
   consultationsFeature,
+  catalogFeature,
   // Last: the portal's page routes are exact paths, but keep the APIs first in the list.
   portalFeature,
 ];

@@ -340,6 +340,21 @@ export const variables = {
     default: 3600,
     parse: integer(1, 30 * 86_400),
   },
+  OCP_CATALOG_TITLE: {
+    doc: 'Title of this node\'s DCAT catalog (/catalog) and of its NGSI-LD data service.',
+    default: 'Open City Platform data catalog',
+    parse: text,
+  },
+  OCP_CATALOG_PUBLISHER: {
+    doc: 'Publisher of the catalog (foaf:name), and of datasets whose organisation has no name.',
+    default: 'City data office',
+    parse: text,
+  },
+  OCP_CATALOG_HARVEST_INTERVAL_SECONDS: {
+    doc: 'Federated catalog: seconds between harvests of the active peers\' catalogs; 0 turns harvesting off.',
+    default: 3600,
+    parse: integer(0, 7 * 86_400),
+  },
   OCP_ACCESS_TOKEN_TTL_SECONDS: {
     doc: 'Lifetime of access tokens issued at POST /auth/token, in seconds.',
     default: 300,
@@ -487,6 +502,11 @@ export interface Config {
     readonly allowPrivate: boolean;
   };
   readonly jsonldContextTtlSeconds: number;
+  readonly catalog: {
+    readonly title: string;
+    readonly publisher: string;
+    readonly harvestIntervalSeconds: number;
+  };
   readonly notify: {
     readonly worker: boolean;
     readonly concurrency: number;
@@ -618,6 +638,11 @@ export function loadConfig(env: Source = process.env): Config {
       allowPrivate: get('OCP_FETCH_ALLOW_PRIVATE'),
     },
     jsonldContextTtlSeconds: get('OCP_JSONLD_CONTEXT_TTL_SECONDS'),
+    catalog: Object.freeze({
+      title: get('OCP_CATALOG_TITLE'),
+      publisher: get('OCP_CATALOG_PUBLISHER'),
+      harvestIntervalSeconds: get('OCP_CATALOG_HARVEST_INTERVAL_SECONDS'),
+    }),
     notify: Object.freeze({
       worker: get('OCP_NOTIFY_WORKER') === 'on',
       concurrency: get('OCP_NOTIFY_CONCURRENCY'),
