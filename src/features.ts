@@ -2,6 +2,7 @@ import { catalogFeature } from './catalog/catalog.feature.js';
 import { consultationsFeature } from './consultations/consultations.feature.js';
 import { contextFeature } from './context/context.feature.js';
 import { devicesFeature } from './devices/devices.feature.js';
+import { witnessFeature } from './federation/witness/witness.feature.js';
 import { governanceFeature } from './governance/governance.feature.js';
 import { identityFeature } from './identity/identity.feature.js';
 import { ledgerFeature } from './ledger/ledger.routes.js';
@@ -24,6 +25,7 @@ export const features: readonly Feature[] = [
   devicesFeature,
   registerFeature,
   consultationsFeature,
+  witnessFeature,
   catalogFeature,
   // Last: the portal's page routes are exact paths, but keep the APIs first in the list.
   portalFeature,

@@ -6,6 +6,7 @@
 import { gzipSync } from 'node:zlib';
 import { Counter, Gauge } from 'prom-client';
 import { Type } from 'typebox';
+import { cosignedCheckpoint } from '../federation/witness/witness.service.js';
 import { badRequest, notFound } from '../platform/http/errors.js';
 import type { Feature } from '../platform/http/server.js';
 import { publishedKeys, rotateKey } from './keys.js';
@@ -98,18 +99,26 @@ export const ledgerFeature: Feature = {
         config: { access: 'public' },
         schema: {
           tags,
-          summary: 'The newest signed checkpoint (C2SP tlog-checkpoint in a signed note).',
+          summary:
+            'The newest signed checkpoint (C2SP tlog-checkpoint in a signed note); with `?cosigned`, followed by the cosignatures of peers’ witnesses (C2SP tlog-cosignature).',
           produces: ['text/plain'],
+          querystring: Type.Object({
+            cosigned: Type.Optional(Type.String({ maxLength: 16 })),
+          }),
           response: { 200: Type.String() },
         },
       },
-      async (_request, reply) => {
-        const checkpoint = await reader.checkpoint();
-        if (!checkpoint) throw notFound('The ledger has not signed a checkpoint yet');
+      async (request, reply) => {
+        // The plain checkpoint stays byte for byte what the sequencer signed.
+        const note =
+          request.query.cosigned === undefined
+            ? (await reader.checkpoint())?.note
+            : await cosignedCheckpoint(db);
+        if (!note) throw notFound('The ledger has not signed a checkpoint yet');
         return reply
           .header('Cache-Control', 'no-cache')
           .type('text/plain; charset=utf-8')
-          .send(checkpoint.note);
+          .send(note);
       },
     );
 

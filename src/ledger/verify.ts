@@ -26,6 +26,7 @@ import {
   verifyConsistency,
   verifyInclusion,
   type Hash,
+  type HashReader,
 } from './merkle.js';
 import { NoteError, openNote, parseCheckpoint, parseVkey, type Verifier } from './note.js';
 import { hashesAtLevel, splitHashes, tilePath, TILE_WIDTH, tileReader } from './tiles.js';
@@ -280,6 +281,41 @@ function tileWidth(count: number, index: number): number | null {
   return width >= TILE_WIDTH ? null : width;
 }
 
+/**
+ * A HashReader over a log's hash tiles fetched by path relative to its prefix
+ * (`tile/<L>/<N>[.p/<W>]`), addressing the tiles of the tree of `size` entries. Used by
+ * `ocp verify` and by witnesses checking a peer's log.
+ */
+export function remoteTileReader(
+  fetchTile: (path: string) => Promise<Uint8Array>,
+  size: number,
+): HashReader {
+  return tileReader(async (level, index) => {
+    const width = tileWidth(hashesAtLevel(size, level), index);
+    if (width !== null && width <= 0) {
+      throw new VerifyError(`tile ${level}/${index} is outside the tree`);
+    }
+    return fetchTile(tilePath({ level, index, width }));
+  });
+}
+
+/**
+ * Throws ProofError unless the tree (`to`) extends the tree (`from`), checked with a
+ * consistency proof built from `read` (the log's tiles for the larger tree).
+ */
+export async function checkConsistency(
+  read: HashReader,
+  from: { size: number; root: Uint8Array },
+  to: { size: number; root: Uint8Array },
+): Promise<void> {
+  if (from.size === 0) return; // the empty tree is a prefix of every tree
+  if (to.size < from.size) {
+    throw new ProofError(`tree size went down from ${from.size} to ${to.size}`);
+  }
+  const proof = from.size === to.size ? [] : await consistencyProof(read, from.size, to.size);
+  verifyConsistency(from.size, to.size, proof, from.root, to.root);
+}
+
 function checkEntry(entry: Buffer, index: number): { type: string; time: string } {
   let parsed: { index?: unknown; type?: unknown; time?: unknown };
   try {
@@ -434,16 +470,17 @@ async function auditGrowth(context: AuditContext, saved: SavedLog): Promise<Audi
       `the log shrank: it had ${saved.size} entries when last verified, now ${size}`,
     );
   }
-  const read = tileReader(async (level, index) => {
-    const width = tileWidth(hashesAtLevel(size, level), index);
-    if (width !== null && width <= 0)
-      throw new VerifyError(`tile ${level}/${index} is outside the tree`);
-    return fetchBytes(`${prefix}/${tilePath({ level, index, width })}`, MAX_TILE_BYTES, timeoutMs);
-  });
+  const read = remoteTileReader(
+    (path) => fetchBytes(`${prefix}/${path}`, MAX_TILE_BYTES, timeoutMs),
+    size,
+  );
   if (saved.size > 0) {
     try {
-      const proof = saved.size === size ? [] : await consistencyProof(read, saved.size, size);
-      verifyConsistency(saved.size, size, proof, Buffer.from(saved.root, 'base64'), root);
+      await checkConsistency(
+        read,
+        { size: saved.size, root: Buffer.from(saved.root, 'base64') },
+        { size, root },
+      );
     } catch (error) {
       if (!(error instanceof ProofError)) throw error;
       throw new VerifyError(

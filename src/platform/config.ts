@@ -459,6 +459,11 @@ export const variables = {
       return raw;
     },
   },
+  OCP_WITNESS_INTERVAL_SECONDS: {
+    doc: 'Federation: how often the witness checks and cosigns the checkpoints of the active peers, in seconds; 0 turns the job off.',
+    default: 60,
+    parse: integer(0, 86_400),
+  },
 } satisfies Record<string, VariableSpec<unknown>>;
 
 type Variables = typeof variables;
@@ -506,6 +511,10 @@ export interface Config {
     readonly title: string;
     readonly publisher: string;
     readonly harvestIntervalSeconds: number;
+  };
+  readonly witness: {
+    /** 0: the witness job does not run. */
+    readonly intervalSeconds: number;
   };
   readonly notify: {
     readonly worker: boolean;
@@ -643,6 +652,7 @@ export function loadConfig(env: Source = process.env): Config {
       publisher: get('OCP_CATALOG_PUBLISHER'),
       harvestIntervalSeconds: get('OCP_CATALOG_HARVEST_INTERVAL_SECONDS'),
     }),
+    witness: Object.freeze({ intervalSeconds: get('OCP_WITNESS_INTERVAL_SECONDS') }),
     notify: Object.freeze({
       worker: get('OCP_NOTIFY_WORKER') === 'on',
       concurrency: get('OCP_NOTIFY_CONCURRENCY'),

@@ -123,6 +123,12 @@ const en = {
   witnessForkLine: '{origin}: {kind} on {date} (sizes {known} and {presented})',
   witnessSameSize: 'same size, different root',
   witnessInconsistent: 'larger tree not extending the earlier one',
+  witnessForks: 'Forked logs detected by this node',
+  witnessForksIntro:
+    'This node witnesses the logs of the cities it is federated with. These logs presented two signed checkpoints that cannot both be true: the city behind them showed different histories. Both checkpoints are kept as evidence.',
+  witnessForkLine: '{origin}: {kind} on {date} (sizes {known} and {presented})',
+  witnessSameSize: 'same size, different root',
+  witnessInconsistent: 'larger tree not extending the earlier one',
   in_development: 'In development',
   in_use: 'In use',
   unacceptable: 'Unacceptable risk',
@@ -257,6 +263,12 @@ const fr: Record<Key, string> = {
   noAccess: 'Aucun accès à des données restreintes n’a été enregistré.',
   howToVerify:
     'Pour vérifier le journal vous-même, utilisez la commande ocp verify avec la clé publiée par la ville; voir le guide du registre.',
+  witnessForks: 'Journaux divergents détectés par ce nœud',
+  witnessForksIntro:
+    'Ce nœud surveille les journaux des villes avec lesquelles il est fédéré. Ces journaux ont présenté deux points de contrôle signés qui ne peuvent pas être vrais tous les deux : la ville concernée a montré des historiques différents. Les deux points de contrôle sont conservés comme preuve.',
+  witnessForkLine: '{origin} : {kind} le {date} (tailles {known} et {presented})',
+  witnessSameSize: 'même taille, racine différente',
+  witnessInconsistent: 'arbre plus grand qui ne prolonge pas le précédent',
   witnessForks: 'Journaux divergents détectés par ce nœud',
   witnessForksIntro:
     'Ce nœud surveille les journaux des villes avec lesquelles il est fédéré. Ces journaux ont présenté deux points de contrôle signés qui ne peuvent pas être vrais tous les deux : la ville concernée a montré des historiques différents. Les deux points de contrôle sont conservés comme preuve.',

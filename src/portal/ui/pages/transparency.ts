@@ -60,7 +60,56 @@ function byMonth(entries: Entry[]): Row[] {
   );
 }
 
+interface Fork {
+  origin: string;
+  kind: 'same_size' | 'inconsistent';
+  detectedAt: string;
+  known: { size: number; note: string };
+  presented: { size: number; note: string };
+}
+
+/** Forks of federated cities' logs this node witnessed; none when witnessing is not mounted. */
+async function witnessedForks(): Promise<Fork[]> {
+  try {
+    return (await api<{ forks: Fork[] }>('/federation/witness/forks')).forks;
+  } catch {
+    return [];
+  }
+}
+
+function forksNotice(forks: Fork[]) {
+  if (forks.length === 0) return html``;
+  return html`<section
+    aria-labelledby="forks"
+    class="alert"
+    role="alert"
+    data-forks=${forks.length}
+  >
+    <h2 id="forks">${t('witnessForks')}</h2>
+    <p>${t('witnessForksIntro')}</p>
+    <ul>
+      ${forks.map(
+        (f) =>
+          html`<li>
+            ${t('witnessForkLine', {
+              origin: f.origin,
+              kind: t(f.kind === 'same_size' ? 'witnessSameSize' : 'witnessInconsistent'),
+              date: f.detectedAt.slice(0, 10),
+              known: f.known.size,
+              presented: f.presented.size,
+            })}
+            <details>
+              <pre class="note">${f.known.note}</pre>
+              <pre class="note">${f.presented.note}</pre>
+            </details>
+          </li>`,
+      )}
+    </ul>
+  </section>`;
+}
+
 export async function transparencyPage() {
+  const forks = await witnessedForks();
   const checkpointText = await (await fetch('/ledger/checkpoint')).text();
   const checkpoint = parseCheckpoint(checkpointText);
   const entries: Entry[] = [];
@@ -122,6 +171,7 @@ export async function transparencyPage() {
 
   return html`<h1>${t('transparency')}</h1>
     <p>${t('trIntro')}</p>
+    ${forksNotice(forks)}
     <section aria-labelledby="checkpoint">
       <h2 id="checkpoint">${t('checkpoint')}</h2>
       <p>
