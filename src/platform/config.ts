@@ -464,6 +464,35 @@ export const variables = {
     default: 60,
     parse: integer(0, 86_400),
   },
+  OCP_NODE_NAME: {
+    doc: 'Federation: the name other nodes show for this node (e.g. "City of Utrecht"). Default: the host of OCP_PUBLIC_URL.',
+    parse: (raw: string) => {
+      if (raw.length > 200 || /[\u0000-\u001f]/.test(raw)) {
+        throw new InvalidValue('must be at most 200 characters without control characters');
+      }
+      return raw;
+    },
+  },
+  OCP_NODE_JURISDICTION: {
+    doc: 'Federation: the jurisdiction the node acts for, published in its node descriptor (e.g. "NL-UT Utrecht").',
+    default: 'unspecified',
+    parse: (raw: string) => {
+      if (raw.length > 200 || /[\u0000-\u001f]/.test(raw)) {
+        throw new InvalidValue('must be at most 200 characters without control characters');
+      }
+      return raw;
+    },
+  },
+  OCP_FEDERATION_SIGNATURE_WINDOW_SECONDS: {
+    doc: 'Federation: how far the "created" time of a signed request from a peer may be from now, in seconds.',
+    default: 300,
+    parse: integer(5, 3600),
+  },
+  OCP_FEDERATION_PEER_TOKEN_TTL_SECONDS: {
+    doc: 'Federation: lifetime of the peer tokens this node mints for its organisations to use at a peer, in seconds.',
+    default: 300,
+    parse: integer(30, 3600),
+  },
 } satisfies Record<string, VariableSpec<unknown>>;
 
 type Variables = typeof variables;
@@ -507,6 +536,12 @@ export interface Config {
     readonly allowPrivate: boolean;
   };
   readonly jsonldContextTtlSeconds: number;
+  readonly federation: {
+    readonly nodeName: string;
+    readonly jurisdiction: string;
+    readonly signatureWindowSeconds: number;
+    readonly peerTokenTtlSeconds: number;
+  };
   readonly catalog: {
     readonly title: string;
     readonly publisher: string;
@@ -647,6 +682,14 @@ export function loadConfig(env: Source = process.env): Config {
       allowPrivate: get('OCP_FETCH_ALLOW_PRIVATE'),
     },
     jsonldContextTtlSeconds: get('OCP_JSONLD_CONTEXT_TTL_SECONDS'),
+    federation: Object.freeze({
+      nodeName:
+        (get('OCP_NODE_NAME') as string | undefined) ??
+        new URL((get('OCP_PUBLIC_URL') as string | undefined) ?? `http://localhost:${port}`).host,
+      jurisdiction: get('OCP_NODE_JURISDICTION'),
+      signatureWindowSeconds: get('OCP_FEDERATION_SIGNATURE_WINDOW_SECONDS'),
+      peerTokenTtlSeconds: get('OCP_FEDERATION_PEER_TOKEN_TTL_SECONDS'),
+    }),
     catalog: Object.freeze({
       title: get('OCP_CATALOG_TITLE'),
       publisher: get('OCP_CATALOG_PUBLISHER'),
