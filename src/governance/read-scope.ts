@@ -14,6 +14,8 @@
  * types and the optional id pattern match. Data no dataset covers stays with its owner.
  */
 
+import type { Queryable } from '../platform/db/database.js';
+
 export interface ReadScope {
   org: string | null;
   purpose: string | null;
@@ -51,31 +53,114 @@ export function readScopeSql(scope: ReadScope, e: string, param: Param): string 
 }
 
 /**
- * SQL jsonb: the attributes of `e` the caller may read, transformed as the dataset says.
- * Owners read everything as stored. Others read each attribute through one readable
- * covering dataset that allows it — preferring one that shows it untransformed (a grant
- * without `applyToGrants`) — minus the attributes that dataset drops, with locations and
- * observedAt coarsened by its transforms when the caller sees it as open data (or the
- * transforms apply to grants too).
+ * SQL: the view through which the caller reads attribute `key` (a SQL text expression)
+ * of entity row `e` — one row (dataset_id, grid, bucket, k) naming the readable covering
+ * dataset that allows the attribute, preferring one that shows it untransformed (a grant
+ * without `applyToGrants`), with the transforms that apply to the caller (NULL when
+ * none); no row when the caller may not read the attribute at all. The current-state
+ * view (`readAttrsSql`) and the temporal history view (`attributeViewsSql`) both decide
+ * here, so they always agree.
  */
-export function readAttrsSql(scope: ReadScope, e: string, param: Param): string {
-  const owner = scope.org === null ? 'FALSE' : `${e}.owner_org = ${param(scope.org)}`;
+function attrViewSql(scope: ReadScope, e: string, key: string, param: Param): string {
   const granted = grantedSql(scope, 'd', param);
-  return `CASE WHEN ${owner} THEN ${e}.attrs ELSE COALESCE((
-      SELECT jsonb_object_agg(k.key, gov_coarsen(k.value, t.grid, t.bucket))
-        FROM jsonb_each(${e}.attrs) AS k
-        CROSS JOIN LATERAL (
-          SELECT CASE WHEN x.transformed THEN (d.transforms->>'locationGridMetres')::float8 END AS grid,
-                 CASE WHEN x.transformed THEN (d.transforms->>'observedAtBucketSeconds')::int END AS bucket
+  return `SELECT d.id AS dataset_id,
+                 CASE WHEN x.transformed THEN (d.transforms->>'locationGridMetres')::float8 END AS grid,
+                 CASE WHEN x.transformed THEN (d.transforms->>'observedAtBucketSeconds')::int END AS bucket,
+                 CASE WHEN x.transformed THEN (d.transforms->>'kAnonymity')::int END AS k
             FROM gov_datasets d
             CROSS JOIN LATERAL (SELECT ${granted} AS granted) AS g
             CROSS JOIN LATERAL (SELECT (NOT g.granted
                   OR COALESCE((d.transforms->>'applyToGrants')::boolean, FALSE)) AS transformed) AS x
            WHERE ${covers('d', e)}
              AND (d.classification = 'open' OR g.granted)
-             AND (d.attrs IS NULL OR k.key = ANY(d.attrs))
-             AND NOT (x.transformed AND COALESCE(d.transforms->'dropAttrs', '[]'::jsonb) ? k.key)
+             AND (d.attrs IS NULL OR ${key} = ANY(d.attrs))
+             AND NOT (x.transformed AND COALESCE(d.transforms->'dropAttrs', '[]'::jsonb) ? ${key})
            ORDER BY x.transformed, d.id
-           LIMIT 1) AS t
+           LIMIT 1`;
+}
+
+/**
+ * SQL jsonb: the attributes of `e` the caller may read, transformed as the dataset says.
+ * Owners read everything as stored. Others read each attribute through the view
+ * `attrViewSql` picks — minus the attributes that dataset drops, with locations and
+ * observedAt coarsened by its transforms when the caller sees it as open data (or the
+ * transforms apply to grants too).
+ */
+export function readAttrsSql(scope: ReadScope, e: string, param: Param): string {
+  const owner = scope.org === null ? 'FALSE' : `${e}.owner_org = ${param(scope.org)}`;
+  return `CASE WHEN ${owner} THEN ${e}.attrs ELSE COALESCE((
+      SELECT jsonb_object_agg(k.key, gov_coarsen(k.value, t.grid, t.bucket))
+        FROM jsonb_each(${e}.attrs) AS k
+        CROSS JOIN LATERAL (${attrViewSql(scope, e, 'k.key', param)}) AS t
     ), '{}'::jsonb) END`;
+}
+
+/** How the caller reads the history of one attribute of one entity. */
+export interface AttributeView {
+  entityId: string;
+  attr: string;
+  /** Governance dataset the attribute is read through; null for owners. */
+  datasetId: string | null;
+  grid: number | null;
+  bucket: number | null;
+  k: number | null;
+}
+
+/**
+ * SQL listing, for the (entity id, attribute) pairs in the text-array parameters `ids`
+ * and `attrs` of tenant `tenant`, the view each is read through (columns of
+ * `AttributeView`, snake case). Pairs the caller may not read are left out; owned
+ * entities are read as stored.
+ */
+export function attributeViewsSql(
+  scope: ReadScope,
+  tenant: string,
+  ids: string,
+  attrs: string,
+  param: Param,
+): string {
+  const owner = scope.org === null ? 'FALSE' : `e.owner_org = ${param(scope.org)}`;
+  return `SELECT p.entity_id, p.attr, t.dataset_id, t.grid, t.bucket, t.k
+       FROM unnest(${ids}::text[], ${attrs}::text[]) AS p(entity_id, attr)
+       JOIN ngsi_entities e ON e.tenant = ${tenant} AND e.id = p.entity_id
+       CROSS JOIN LATERAL (
+         SELECT NULL::text AS dataset_id, NULL::float8 AS grid, NULL::int AS bucket, NULL::int AS k
+          WHERE ${owner}
+         UNION ALL
+         (SELECT * FROM (${attrViewSql(scope, 'e', 'p.attr', param)}) v WHERE (${owner}) IS NOT TRUE)
+       ) AS t`;
+}
+
+/** The views of these pairs for a reader (see `attributeViewsSql`); unreadable pairs are absent. */
+export async function attributeViews(
+  db: Queryable,
+  scope: ReadScope,
+  tenant: string,
+  pairs: readonly { entityId: string; attr: string }[],
+): Promise<AttributeView[]> {
+  if (pairs.length === 0) return [];
+  const values: unknown[] = [];
+  const param: Param = (v) => {
+    values.push(v);
+    return `$${values.length}`;
+  };
+  const t = param(tenant);
+  const ids = param(pairs.map((p) => p.entityId));
+  const attrs = param(pairs.map((p) => p.attr));
+  const { rows } = await db.query<{
+    entity_id: string;
+    attr: string;
+    dataset_id: string | null;
+    grid: number | null;
+    bucket: number | null;
+    k: number | null;
+  }>(attributeViewsSql(scope, t, ids, attrs, param), values);
+  return rows.map((r) => ({
+    entityId: r.entity_id,
+    attr: r.attr,
+    datasetId: r.dataset_id,
+    grid: r.grid === null ? null : Number(r.grid),
+    bucket: r.bucket === null ? null : Number(r.bucket),
+    k: r.k === null ? null : Number(r.k),
+  }));
 }

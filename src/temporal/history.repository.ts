@@ -18,6 +18,16 @@ const TIME_COLUMN: Record<TimeProperty, string> = {
 export interface AttrPair {
   entityId: string;
   attr: string;
+  /**
+   * Privacy transforms for this reader (src/governance/read-scope.ts): Point locations
+   * snapped to a grid of `grid` metres, observedAt floored to `bucket` seconds, and
+   * aggregate buckets shown only when at least `k` distinct entities read through the
+   * same governance dataset (`group`) contribute to them. Absent: read as stored.
+   */
+  grid?: number | null;
+  bucket?: number | null;
+  k?: number | null;
+  group?: string | null;
 }
 
 export interface InstanceRow {
@@ -41,14 +51,42 @@ class Params {
   }
 }
 
+/**
+ * The time the query orders, filters and groups by, as the reader may see it: observedAt
+ * floored to the pair's bucket when a transform coarsens it.
+ */
+function timeSql(q: TemporalQuery): string {
+  const col = `h.${TIME_COLUMN[q.timeproperty]}`;
+  if (q.timeproperty !== 'observedAt') return col;
+  return `(CASE WHEN p.bucket IS NULL THEN ${col}
+      ELSE to_timestamp(floor(extract(epoch FROM ${col}) / p.bucket) * p.bucket) END)`;
+}
+
+/**
+ * A time bound as compared with the exact column: a coarsened time floor(x/b)·b is ≥ T
+ * exactly when x ≥ ceil(T/b)·b, so filtering on the coarsened time keeps the index range
+ * scan on the exact column — and a reader cannot find an exact observedAt by narrowing
+ * the time window.
+ */
+function boundSql(q: TemporalQuery, value: string): string {
+  if (q.timeproperty !== 'observedAt') return value;
+  return `(CASE WHEN p.bucket IS NULL THEN ${value}::timestamptz
+      ELSE to_timestamp(ceil(extract(epoch FROM ${value}::timestamptz) / p.bucket) * p.bucket) END)`;
+}
+
+/** The instance as the reader may see it (coarsened by the pair's transforms). */
+const INSTANCE_SQL = `(CASE WHEN p.grid IS NULL AND p.bucket IS NULL THEN h.instance
+    ELSE gov_coarsen_instance(h.instance, p.grid, p.bucket) END)`;
+
 /** WHERE conditions on the history alias `h` for one temporal query. */
 function timeConditions(q: TemporalQuery, p: Params, datasetIds?: readonly string[]): string {
   const col = `h.${TIME_COLUMN[q.timeproperty]}`;
   const parts = [`${col} IS NOT NULL`, `h.op <> 'delete'`];
-  if (q.timerel === 'before') parts.push(`${col} < ${p.add(q.timeAt)}`);
-  if (q.timerel === 'after') parts.push(`${col} >= ${p.add(q.timeAt)}`);
+  const bound = (value: unknown) => boundSql(q, p.add(value));
+  if (q.timerel === 'before') parts.push(`${col} < ${bound(q.timeAt)}`);
+  if (q.timerel === 'after') parts.push(`${col} >= ${bound(q.timeAt)}`);
   if (q.timerel === 'between') {
-    parts.push(`${col} >= ${p.add(q.timeAt)}`, `${col} < ${p.add(q.endTimeAt)}`);
+    parts.push(`${col} >= ${bound(q.timeAt)}`, `${col} < ${bound(q.endTimeAt)}`);
   }
   if (datasetIds) {
     parts.push(
@@ -61,7 +99,11 @@ function timeConditions(q: TemporalQuery, p: Params, datasetIds?: readonly strin
 function pairsSql(pairs: readonly AttrPair[], p: Params): string {
   return `unnest(${p.add(pairs.map((x) => x.entityId))}::text[], ${p.add(
     pairs.map((x) => x.attr),
-  )}::text[]) AS p(entity_id, attr)`;
+  )}::text[], ${p.add(pairs.map((x) => x.grid ?? null))}::float8[], ${p.add(
+    pairs.map((x) => x.bucket ?? null),
+  )}::int[], ${p.add(pairs.map((x) => x.k ?? null))}::int[], ${p.add(
+    pairs.map((x) => x.group ?? null),
+  )}::text[]) WITH ORDINALITY AS p(entity_id, attr, grid, bucket, k, grp, n)`;
 }
 
 /**
@@ -83,13 +125,15 @@ export async function selectInstances(
   const where = timeConditions(q, p, datasetIds);
   const col = `h.${TIME_COLUMN[q.timeproperty]}`;
   const dir = q.lastN !== undefined ? 'DESC' : 'ASC';
+  const observed = `(CASE WHEN p.bucket IS NULL THEN h.observed_at
+      ELSE to_timestamp(floor(extract(epoch FROM h.observed_at) / p.bucket) * p.bucket) END)`;
   const { rows } = await db.query<InstanceRow>(
     `SELECT p.entity_id, p.attr, x.dataset_id, x.instance_id, x.instance, x.observed_at,
             x.created_at, x.modified_at, x.t
        FROM ${source}
        CROSS JOIN LATERAL (
-         SELECT h.dataset_id, h.instance_id, h.instance, h.observed_at, h.created_at,
-                h.modified_at, ${col} AS t
+         SELECT h.dataset_id, h.instance_id, ${INSTANCE_SQL} AS instance, ${observed} AS observed_at,
+                h.created_at, h.modified_at, ${timeSql(q)} AS t
            FROM ngsi_attribute_history h
           WHERE h.tenant = ${tenantParam} AND h.entity_id = p.entity_id AND h.attr = p.attr
             AND ${where}
@@ -112,10 +156,15 @@ export interface AggregateRow {
   [method: string]: unknown;
 }
 
-/** The stored value member of any attribute kind, for distinctCount. */
-const VALUE_DOCUMENT = `coalesce(h.instance -> 'value', h.instance -> 'object',
+/**
+ * The stored value member of any attribute kind, for distinctCount — for a GeoProperty
+ * read through a location grid, the snapped value (the only member transforms change).
+ */
+const VALUE_DOCUMENT = `(CASE WHEN p.grid IS NOT NULL AND h.instance ->> 'type' = 'GeoProperty'
+  THEN gov_coarsen_instance(h.instance, p.grid, NULL) -> 'value'
+  ELSE coalesce(h.instance -> 'value', h.instance -> 'object',
   h.instance -> 'languageMap', h.instance -> 'json', h.instance -> 'vocab',
-  h.instance -> 'valueList', h.instance -> 'objectList')`;
+  h.instance -> 'valueList', h.instance -> 'objectList') END)`;
 
 const METHOD_SQL: Record<AggrMethod, string> = {
   totalCount: 'count(*)::int8',
@@ -192,7 +241,7 @@ async function aggregateWith(
   const tenantParam = p.add(tenant);
   const source = pairsSql(pairs, p);
   const where = timeConditions(q, p, datasetIds);
-  const col = `h.${TIME_COLUMN[q.timeproperty]}`;
+  const col = timeSql(q);
   let bucket = 'NULL::timestamptz';
   if (period && period.months === 0) {
     bucket = `date_bin(${p.add(`${period.millis} milliseconds`)}::interval, ${col}, ${p.add(origin)}::timestamptz)`;
@@ -203,17 +252,26 @@ async function aggregateWith(
       + extract(month FROM age(${col}, ${o}::timestamptz)))::int / ${m}::int) * ${m}::int)))`;
   }
   const selected = methods.map((m) => `${methodSql[m]} AS "${m}"`).join(', ');
+  // k-anonymity: a bucket read through a dataset with a threshold k is kept only when
+  // at least k distinct entities of this response, read through the same dataset,
+  // contribute to the same attribute and period (each NGSI-LD bucket is one entity's).
   const { rows } = await db.query<AggregateRow>(
-    `SELECT p.entity_id, p.attr, a.*
-       FROM ${source}
-       CROSS JOIN LATERAL (
-         SELECT ${bucket} AS bucket, h.dataset_id COLLATE "C" AS dataset_id,
-                min(${col}) AS first_t, max(${col}) AS last_t, ${selected}
-           FROM ngsi_attribute_history h
-          WHERE h.tenant = ${tenantParam} AND h.entity_id = p.entity_id AND h.attr = p.attr
-            AND ${where}
-          GROUP BY 1, 2
-          ORDER BY 1, 2) a`,
+    `WITH r AS (
+       SELECT p.n AS gov_n, p.k AS gov_k, p.grp AS gov_group, p.entity_id, p.attr, a.*
+         FROM ${source}
+         CROSS JOIN LATERAL (
+           SELECT ${bucket} AS bucket, h.dataset_id COLLATE "C" AS dataset_id,
+                  min(${col}) AS first_t, max(${col}) AS last_t, ${selected}
+             FROM ngsi_attribute_history h
+            WHERE h.tenant = ${tenantParam} AND h.entity_id = p.entity_id AND h.attr = p.attr
+              AND ${where}
+            GROUP BY 1, 2) a)
+     SELECT * FROM r
+      WHERE r.gov_k IS NULL
+         OR (SELECT count(DISTINCT c.entity_id) FROM r c
+              WHERE c.gov_group = r.gov_group AND c.attr = r.attr
+                AND c.bucket IS NOT DISTINCT FROM r.bucket) >= r.gov_k
+      ORDER BY r.gov_n, r.bucket, r.dataset_id`,
     p.values,
   );
   return rows;

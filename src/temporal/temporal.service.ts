@@ -16,6 +16,7 @@ import {
   type Visibility,
 } from '../context/entities/entity.repository.js';
 import type { EntityService, WriteScope } from '../context/entities/entity.service.js';
+import { attributeViews } from '../governance/read-scope.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database, Queryable } from '../platform/db/database.js';
 import { alreadyExists, notFound } from '../platform/http/errors.js';
@@ -98,6 +99,7 @@ export class TemporalService {
       }
     }
     const { tenant } = read.query;
+    await this.applyViews(read.query.visibility, tenant, pairs);
     const t = read.temporal;
     let instances: InstanceRow[] = [];
     let aggregates: AggregateRow[] = [];
@@ -297,6 +299,26 @@ export class TemporalService {
   }
 
   // --- helpers ---------------------------------------------------------------------------
+
+  /**
+   * Gives each pair the privacy transforms its reader sees it through (the same choice
+   * of dataset as the current-state view), so history instances and aggregates are
+   * coarsened exactly like /entities; pairs the reader may not read are removed.
+   */
+  private async applyViews(v: Visibility, tenant: string, pairs: AttrPair[]): Promise<void> {
+    if (v.all || pairs.length === 0) return;
+    const scope = { org: v.org, purpose: v.purpose ?? null, at: v.at ?? this.clock.now() };
+    const views = new Map(
+      (await attributeViews(this.db, scope, tenant, pairs)).map((w) => [key(w.entityId, w.attr), w]),
+    );
+    let kept = 0;
+    for (const pair of pairs) {
+      const w = views.get(key(pair.entityId, pair.attr));
+      if (!w) continue;
+      pairs[kept++] = { ...pair, grid: w.grid, bucket: w.bucket, k: w.k, group: w.datasetId };
+    }
+    pairs.length = kept;
+  }
 
   private async withPending<T>(work: Pending, run: () => Promise<T>): Promise<T> {
     return this.pending.run([work], run);

@@ -140,9 +140,9 @@ export function buildEntityWhere(query: EntityQuery): EntityQuerySql {
     clauses.push(`(${compileScopeQ(parseScopeQ(query.scopeQ), ctx)})`);
   const geo = query.geo ? parseGeoQuery(query.geo) : null;
   if (geo) {
-    clauses.push(`(${compileGeoQuery(geo, ctx)})`);
-    // A GeoProperty the caller may not read (cut from the row's attributes) must not match.
-    if (!query.visibility.all) clauses.push(`e.attrs ? ${ctx.param(ctx.expand(geo.geoproperty))}`);
+    // Non-admins: tested on the GeoProperty as the caller reads it (cut from the row's
+    // attributes when hidden, snapped to a grid when coarsened), never the exact geometry.
+    clauses.push(`(${compileGeoQuery(geo, ctx, !query.visibility.all)})`);
   }
   const from = entitySourceSql(query.visibility, ctx.param);
   const whereParams = ctx.params.length;

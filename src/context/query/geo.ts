@@ -231,33 +231,53 @@ const FUNCTION: Record<Exclude<GeoRelation, 'near'>, string> = {
 /**
  * SQL boolean expression: the entity has an instance of the GeoProperty that satisfies
  * the relation (any instance of a multi-attribute).
+ *
+ * With `fromView` the relation is tested on the GeoProperty instances of the row's
+ * attributes as the caller reads them (`alias.attrs`, already cut and coarsened by
+ * governance, src/governance/read-scope.ts) instead of the exact geometries of the geo
+ * index: a reader who gets a location snapped to a grid must not be able to find the
+ * exact position by shrinking a `near` circle or a polygon around it.
  */
-export function compileGeoQuery(geo: GeoQuery, ctx: CompileContext): string {
+export function compileGeoQuery(geo: GeoQuery, ctx: CompileContext, fromView = false): string {
   const num = (n: number) => `(${ctx.param(String(n))}::text)::double precision`;
   const box = ([x1, y1, x2, y2]: [number, number, number, number]) =>
     `box(point(${num(x1)}, ${num(y1)}), point(${num(x2)}, ${num(y2)}))`;
-  const conditions = [
-    `g.tenant = ${ctx.tenantSql}`,
-    `g.entity_id = ${ctx.alias}.id`,
-    `g.attr = ${ctx.param(ctx.expand(geo.geoproperty))}::text`,
-  ];
+  const attr = `${ctx.param(ctx.expand(geo.geoproperty))}::text`;
+  // `index`: conditions only the geo index can answer (its bounding-box pre-filter);
+  // `exact`: the predicates on the geometry `g.geom` itself.
+  const index: string[] = [];
+  const exact: string[] = [];
   if (geo.georel === 'near') {
     const [lon, lat] = geo.geometry.coordinates as Position;
     const dist = `ngsi_geo_distance(g.geom, ${num(lon)}, ${num(lat)})`;
     if (geo.maxDistance !== undefined) {
-      conditions.push(`g.bbox && ${box(nearBox(lon, lat, geo.maxDistance))}`);
-      conditions.push(`${dist} <= ${num(geo.maxDistance)}`);
+      index.push(`g.bbox && ${box(nearBox(lon, lat, geo.maxDistance))}`);
+      exact.push(`${dist} <= ${num(geo.maxDistance)}`);
     }
-    if (geo.minDistance !== undefined) conditions.push(`${dist} >= ${num(geo.minDistance)}`);
+    if (geo.minDistance !== undefined) exact.push(`${dist} >= ${num(geo.minDistance)}`);
   } else {
     const reference = `(${ctx.param(JSON.stringify(geo.geometry))}::text)::jsonb`;
-    const exact = `${FUNCTION[geo.georel]}(g.geom, ${reference})`;
+    const test = `${FUNCTION[geo.georel]}(g.geom, ${reference})`;
     // Disjoint: a box that misses proves disjointness; a box that overlaps proves nothing.
-    conditions.push(
-      geo.georel === 'disjoint'
-        ? `(NOT (g.bbox && ${box(geo.bbox)}) OR ${exact})`
-        : `g.bbox && ${box(geo.bbox)} AND ${exact}`,
-    );
+    if (geo.georel !== 'disjoint') {
+      index.push(`g.bbox && ${box(geo.bbox)}`);
+      exact.push(test);
+    } else exact.push(fromView ? test : `(NOT (g.bbox && ${box(geo.bbox)}) OR ${test})`);
   }
+  if (fromView) {
+    const instances = `${ctx.alias}.attrs -> ${attr}`;
+    return `EXISTS (SELECT 1
+        FROM jsonb_array_elements(CASE WHEN jsonb_typeof(${instances}) = 'array'
+               THEN ${instances} ELSE '[]'::jsonb END) AS v(i)
+        CROSS JOIN LATERAL (SELECT v.i -> 'value' AS geom) AS g
+       WHERE v.i ->> 'type' = 'GeoProperty'${exact.map((c) => ` AND ${c}`).join('')})`;
+  }
+  const conditions = [
+    `g.tenant = ${ctx.tenantSql}`,
+    `g.entity_id = ${ctx.alias}.id`,
+    `g.attr = ${attr}`,
+    ...index,
+    ...exact,
+  ];
   return `EXISTS (SELECT 1 FROM ngsi_entity_geo AS g WHERE ${conditions.join(' AND ')})`;
 }
