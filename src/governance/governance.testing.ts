@@ -17,11 +17,11 @@ export { bearer };
 /** Without the ledger feature, so tests can read the queued ledger events. */
 export async function startGovernanceNode(
   backend: Backend,
-  options: { clock?: Clock; env?: Record<string, string> } = {},
+  options: { clock?: Clock; env?: Record<string, string>; mqtt?: 'embedded' | 'off' } = {},
 ): Promise<TestNode> {
   return startTestNode({
     backend,
-    mqtt: 'off',
+    mqtt: options.mqtt ?? 'off',
     listen: false,
     features: [
       opsFeature,

@@ -5,7 +5,9 @@
  * show nor match.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import mqtt, { type MqttClient } from 'mqtt';
 import { testBackends } from '../platform/testing/database.js';
 import { eventually, startReceiver, type Receiver } from '../subscriptions/receiver.testing.js';
 import type { TestNode } from '../platform/testing/node.js';
@@ -76,7 +78,8 @@ for (const backend of testBackends()) {
     let node: TestNode;
     let who: Record<Who, Caller | null>;
     before(async () => {
-      node = await startGovernanceNode(backend);
+      // The embedded broker: MQTT notifications go through the same delivery-time check.
+      node = await startGovernanceNode(backend, { mqtt: 'embedded' });
       const c = await callers(node, {
         publisher: ['publisher', 'steward'],
         unrelated: ['consumer'],
@@ -131,32 +134,50 @@ for (const backend of testBackends()) {
       await notifyAll();
     });
     after(async () => {
+      await mqttClient?.endAsync();
       await node.close();
       await receiver?.close();
     });
 
     let receiver: Receiver;
+    let mqttClient: MqttClient | undefined;
+    const topicRoot = `ocp-test/${randomBytes(4).toString('hex')}`;
+    /** Notification bodies received over MQTT, by the caller whose topic they came to. */
+    const overMqtt: { name: Who; body: { subscriptionId: string; data: { id: string }[] } }[] =
+      [];
     /** Entity ids each subscriber was notified of after one batch update of all entities. */
     const notified = new Map<Who, Promise<string[]>>();
+    const notifiedMqtt = new Map<Who, Promise<string[]>>();
     async function notifyAll(): Promise<void> {
       receiver = await startReceiver();
+      const brokerUrl = node.platform.bus.brokerUrl!;
+      mqttClient = await mqtt.connectAsync(brokerUrl);
+      mqttClient.on('message', (topic, payload) =>
+        overMqtt.push({
+          name: topic.split('/').pop() as Who,
+          body: JSON.parse(payload.toString()).body,
+        }),
+      );
+      await mqttClient.subscribeAsync(`${topicRoot}/#`, { qos: 1 });
       const subs = new Map<string, Who>();
       for (const name of Object.keys(expected) as Who[]) {
         if (name === 'anonymous') continue;
-        const res = await call(
-          node,
-          who[name],
-          'POST',
-          '/ngsi-ld/v1/subscriptions',
-          {
-            type: 'Subscription',
-            entities: TYPES.split(',').map((type) => ({ type })),
-            notification: { endpoint: { uri: receiver.url, accept: 'application/json' } },
-          },
-          { 'ocp-purpose': 'research' },
-        );
-        assert.equal(res.statusCode, 201, res.body);
-        subs.set(res.headers.location!.split('/').pop()!, name);
+        for (const uri of [receiver.url, `mqtt://${new URL(brokerUrl).host}/${topicRoot}/${name}`]) {
+          const res = await call(
+            node,
+            who[name],
+            'POST',
+            '/ngsi-ld/v1/subscriptions',
+            {
+              type: 'Subscription',
+              entities: TYPES.split(',').map((type) => ({ type })),
+              notification: { endpoint: { uri, accept: 'application/json' } },
+            },
+            { 'ocp-purpose': 'research' },
+          );
+          assert.equal(res.statusCode, 201, res.body);
+          subs.set(res.headers.location!.split('/').pop()!, name);
+        }
       }
       const updated = await call(
         node,
@@ -171,7 +192,23 @@ for (const backend of testBackends()) {
           .filter((r) => subs.get(decodeURIComponent(r.body.subscriptionId as string)) === name)
           .flatMap((r) => r.body.data.map((e) => e.id as string))
           .sort();
-      for (const name of subs.values()) {
+      const seenMqtt = (name: Who) =>
+        overMqtt
+          .filter((m) => m.name === name)
+          .flatMap((m) => m.body.data.map((e) => e.id))
+          .sort();
+      for (const name of new Set(subs.values())) {
+        notifiedMqtt.set(
+          name,
+          eventually(
+            () => {
+              const got = seenMqtt(name);
+              return expected[name].ids.every((id) => got.includes(id)) ? got : undefined;
+            },
+            15_000,
+            `MQTT notifications for ${name}`,
+          ),
+        );
         notified.set(
           name,
           eventually(
@@ -277,6 +314,10 @@ for (const backend of testBackends()) {
           it('notifications carry visible entities only, checked at delivery', async () => {
             assert.deepEqual(await notified.get(name), want.ids);
           });
+
+          it('MQTT notifications carry visible entities only, checked at delivery', async () => {
+            assert.deepEqual(await notifiedMqtt.get(name), want.ids);
+          });
         }
 
         it('types and attributes discovery', async () => {
@@ -308,9 +349,12 @@ for (const backend of testBackends()) {
       }
       const subs = (await call(node, who.granted, 'GET', '/ngsi-ld/v1/subscriptions')).json() as {
         id: string;
+        notification: { endpoint: { uri: string } };
       }[];
-      const sub = subs[0]!.id;
+      assert.equal(subs.length, 2);
+      const sub = subs.find((s) => s.notification.endpoint.uri === receiver.url)!.id;
       const from = receiver.received.length;
+      const fromMqtt = overMqtt.length;
       const updated = await call(
         node,
         who.publisher,
@@ -332,6 +376,19 @@ for (const backend of testBackends()) {
         'notification after revocation',
       );
       assert.deepEqual(got, OPEN);
+      const gotMqtt = await eventually(
+        () => {
+          const ids = overMqtt
+            .slice(fromMqtt)
+            .filter((m) => m.name === 'granted')
+            .flatMap((m) => m.body.data.map((e) => e.id))
+            .sort();
+          return OPEN.every((id) => ids.includes(id)) ? ids : undefined;
+        },
+        15_000,
+        'MQTT notification after revocation',
+      );
+      assert.deepEqual(gotMqtt, OPEN);
     });
 
     it('without a stated purpose a granted consumer sees open data only', async () => {
