@@ -15,11 +15,6 @@ import { GovernanceService } from './governance.service.js';
 import { Meter } from './meter.js';
 import { applyRetention } from './retention.js';
 
-/** Metering counters are written this often (and when the node stops). */
-const METER_FLUSH_MS = 5_000;
-/** The retention job runs this often; the first run is one interval after start. */
-const RETENTION_INTERVAL_MS = 3_600_000;
-
 declare module 'fastify' {
   interface FastifyInstance {
     governance: { service: GovernanceService; meter: Meter };
@@ -29,7 +24,10 @@ declare module 'fastify' {
 export const governanceFeature: Feature = {
   name: 'governance',
   register(app, platform) {
-    const { db, clock, logger } = platform;
+    const { db, clock, logger, config } = platform;
+    // Metering counters are written every meterFlushMs (and when the node stops); the
+    // retention job runs every retentionIntervalMs, first one interval after start.
+    const { meterFlushMs, retentionIntervalMs } = config.governance;
     const core = TermMap.build([coreContextObject]);
     const service = new GovernanceService(db, clock, (term) => core.expand(term));
     const meter = new Meter(db, clock, logger);
@@ -38,14 +36,14 @@ export const governanceFeature: Feature = {
     app.addHook('onRequest', async (request) => {
       request.readMeter = meter;
     });
-    meter.start(METER_FLUSH_MS);
+    meter.start(meterFlushMs);
     const retention = setInterval(() => {
       applyRetention(db, clock)
         .then((run) => {
           if (run.deleted.length > 0) logger.info({ deleted: run.deleted }, 'retention applied');
         })
         .catch((error: unknown) => logger.warn({ err: error }, 'retention run failed'));
-    }, RETENTION_INTERVAL_MS);
+    }, retentionIntervalMs);
     retention.unref();
     app.addHook('onClose', async () => {
       clearInterval(retention);

@@ -405,6 +405,16 @@ export const variables = {
     default: 1000,
     parse: integer(50, 60_000),
   },
+  OCP_GOV_METER_FLUSH_MS: {
+    doc: 'How often metering counters (per grant and day) are written, in milliseconds; a crash loses at most this much counting.',
+    default: 5000,
+    parse: integer(50, 3_600_000),
+  },
+  OCP_GOV_RETENTION_INTERVAL_MS: {
+    doc: 'How often each process tries the history retention job (one process runs it at a time), in milliseconds.',
+    default: 3_600_000,
+    parse: integer(100, 604_800_000),
+  },
   OCP_NOTIFY_RETRY_BASE_MS: {
     doc: 'First retry delay of a failed notification in milliseconds; it doubles with every attempt.',
     default: 1000,
@@ -551,6 +561,10 @@ export interface Config {
     /** 0: the witness job does not run. */
     readonly intervalSeconds: number;
   };
+  readonly governance: {
+    readonly meterFlushMs: number;
+    readonly retentionIntervalMs: number;
+  };
   readonly notify: {
     readonly worker: boolean;
     readonly concurrency: number;
@@ -696,6 +710,10 @@ export function loadConfig(env: Source = process.env): Config {
       harvestIntervalSeconds: get('OCP_CATALOG_HARVEST_INTERVAL_SECONDS'),
     }),
     witness: Object.freeze({ intervalSeconds: get('OCP_WITNESS_INTERVAL_SECONDS') }),
+    governance: Object.freeze({
+      meterFlushMs: get('OCP_GOV_METER_FLUSH_MS'),
+      retentionIntervalMs: get('OCP_GOV_RETENTION_INTERVAL_MS'),
+    }),
     notify: Object.freeze({
       worker: get('OCP_NOTIFY_WORKER') === 'on',
       concurrency: get('OCP_NOTIFY_CONCURRENCY'),
