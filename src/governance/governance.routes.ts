@@ -29,7 +29,7 @@ import {
   RequestId,
 } from './governance.schemas.js';
 import type { Failure, GovernanceService } from './governance.service.js';
-import { describePolicy } from './policy.js';
+import { describePolicy, validatePolicy, type Policy } from './policy.js';
 import { monthlyStatement, statementCsv } from './statement.js';
 import type { Queryable } from '../platform/db/database.js';
 import { OrganisationId } from '../identity/identity.schemas.js';
@@ -131,6 +131,37 @@ export function registerGovernanceRoutes(
       const r = await service.deletePurpose(request.actor, request.params.purposeId);
       if (!r.ok) throw fail(r);
       return reply.code(204).send();
+    },
+  );
+
+  // ── policy preview ────────────────────────────────────────────────────────────
+  // The steward console's policy form shows the plain-language rendering while it is
+  // being filled in; rendering and validation stay here, in one place, with the vocabulary.
+  app.post(
+    '/api/v1/policies/describe',
+    {
+      config: managers,
+      bodyLimit: 65_536,
+      schema: {
+        tags,
+        summary:
+          'Validate an ODRL policy against the node profile and render it in plain language.',
+        body: Type.Object({ policy: Type.Unknown() }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            valid: Type.Boolean(),
+            policyText: Type.Array(Type.String()),
+            errors: Type.Array(Type.Object({ path: Type.String(), message: Type.String() })),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const purposes = new Set((await service.purposes()).map((p) => p.id));
+      const errors = validatePolicy(request.body.policy, purposes);
+      return errors.length
+        ? { valid: false, policyText: [], errors }
+        : { valid: true, policyText: describePolicy(request.body.policy as Policy), errors };
     },
   );
 

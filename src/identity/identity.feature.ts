@@ -8,6 +8,7 @@ import { rateLimited } from '../platform/http/errors.js';
 import type { Feature } from '../platform/http/server.js';
 import { bearerAuthenticator } from './authenticator.js';
 import { RateLimiter } from './rate-limit.js';
+import { registerOwnClientRoutes } from './own-clients.routes.js';
 import { registerRegistryRoutes } from './registry.routes.js';
 import { RegistryService } from './registry.service.js';
 import { SigningKeys } from './signing-keys.js';
@@ -72,6 +73,7 @@ export const identityFeature: Feature = {
 
     registerTokenRoutes(app, registry, keys, tokens);
     registerRegistryRoutes(app, registry, keys, `${config.publicUrl}${PROVIDER_PATH}`);
+    registerOwnClientRoutes(app, registry);
 
     // Single sign-on: the configured issuers, or the node's own provider when there are
     // none. The provider library is loaded only when it is used.
