@@ -26,6 +26,11 @@ export const portalPages = [
   '/consultations',
   '/consultations/:id',
   '/transparency',
+  '/console',
+  '/console/steward',
+  '/console/steward/datasets/:id',
+  '/console/steward/register',
+  '/console/steward/consultations',
 ] as const;
 
 const ASSET_PREFIX = '/_portal/';

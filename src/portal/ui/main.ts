@@ -4,6 +4,13 @@ import { colon, currentSession, href, lang, otherLanguageHref, t } from './conte
 import type { Key } from './i18n.js';
 import { algorithmPage, algorithmsPage } from './pages/algorithms.js';
 import { consultationPage, consultationsPage } from './pages/consultations.js';
+import { consumerConsolePage } from './pages/console-consumer.js';
+import {
+  stewardConsolePage,
+  stewardConsultationsPage,
+  stewardDatasetPage,
+  stewardRegisterPage,
+} from './pages/console-steward.js';
 import { datasetPage, datasetsPage } from './pages/datasets.js';
 import { homePage } from './pages/home.js';
 import { signPage, technologiesPage, technologyPage } from './pages/technologies.js';
@@ -23,6 +30,11 @@ const routes: [RegExp, Page, Key | null][] = [
   [/^\/consultations$/, consultationsPage, 'consultations'],
   [/^\/consultations\/([^/]+)$/, consultationPage, 'consultations'],
   [/^\/transparency$/, transparencyPage, 'transparency'],
+  [/^\/console$/, consumerConsolePage, null],
+  [/^\/console\/steward$/, stewardConsolePage, null],
+  [/^\/console\/steward\/datasets\/([^/]+)$/, stewardDatasetPage, null],
+  [/^\/console\/steward\/register$/, stewardRegisterPage, null],
+  [/^\/console\/steward\/consultations$/, stewardConsultationsPage, null],
 ];
 
 const sections: Key[] = ['datasets', 'technologies', 'algorithms', 'consultations', 'transparency'];
@@ -45,6 +57,7 @@ async function account(): Promise<TemplateResult> {
   return html`<span
       >${t('signedInAs')}${session.displayName ? `${colon} ${session.displayName}` : ''}</span
     >
+    · <a href=${href('/console')}>${t('console')}</a>
     <button type="button" @click=${signOut}>${t('signOut')}</button>`;
 }
 
