@@ -7,6 +7,7 @@ import { createGuardedFetcher } from '../platform/http/guarded-fetch.js';
 import type { Feature } from '../platform/http/server.js';
 import { registerDiscoveryRoutes } from './discovery/discovery.routes.js';
 import { registerBatchRoutes } from './entities/batch.routes.js';
+import type { DistributedSlot } from './entities/distributed-reads.js';
 import { registerEntityRoutes, type ContextDeps } from './entities/entity.routes.js';
 import { EntityService } from './entities/entity.service.js';
 import { ContextResolver } from './jsonld/context-resolver.js';
@@ -24,6 +25,8 @@ declare module 'fastify' {
     ngsiEntities: EntityService;
     /** Resolves request @contexts to cached term maps. */
     ngsiContexts: ContextResolver;
+    /** Slot the distributed-operations feature fills to fan entity reads out. */
+    ngsiDistributed: DistributedSlot;
   }
 }
 
@@ -38,8 +41,14 @@ export const contextFeature: Feature = {
       config.jsonldContextTtlSeconds,
       `${config.publicUrl}${NGSI_LD_PREFIX}/jsonldContexts/`,
     );
-    const deps: ContextDeps = { db, resolver, service: new EntityService(db, clock) };
+    const deps: ContextDeps = {
+      db,
+      resolver,
+      service: new EntityService(db, clock),
+      distributed: { current: null },
+    };
     app.decorate('ngsiEntities', deps.service);
+    app.decorate('ngsiDistributed', deps.distributed!);
     app.decorate('ngsiContexts', resolver);
     await app.register(
       async (scope) => {

@@ -31,11 +31,14 @@ import {
 import type { EntityQuery, EntitySelector } from './entity.query.js';
 import type { EntityService } from './entity.service.js';
 import type { Database } from '../../platform/db/database.js';
+import type { DistributedSlot } from './distributed-reads.js';
 
 export interface ContextDeps {
   db: Database;
   resolver: ContextResolver;
   service: EntityService;
+  /** Registered context sources (distributed operations), when that feature is mounted. */
+  distributed?: DistributedSlot;
 }
 
 const DEFAULT_LIMIT = 20;
@@ -93,6 +96,7 @@ export type QueryParamsT = {
   format?: string | undefined;
   lang?: string | undefined;
   datasetId?: string | undefined;
+  local?: string | undefined;
 };
 
 /** An entity id as a path segment: ':' stays readable (RFC 3986 allows it in segments). */
@@ -259,7 +263,26 @@ export async function runQuery(
     map,
     attrs: render.attrFilter,
   };
-  const { entities, total } = await deps.service.query(full, page);
+  const distributed = deps.distributed?.current;
+  let result: { entities: StoredEntity[]; total: number | null };
+  if (distributed) {
+    const { visibility } = full;
+    const unmetered = visibility.all ? visibility : { ...visibility, onRead: undefined };
+    const answer = await distributed.query({
+      request,
+      params,
+      map,
+      context,
+      page,
+      local: (p) => deps.service.query({ ...full, visibility: unmetered }, p),
+      observe: (list) => {
+        if (!visibility.all) visibility.onRead?.(tenant, list);
+      },
+    });
+    if (answer.warnings.length > 0) reply.header('NGSILD-Warning', answer.warnings);
+    result = answer.value;
+  } else result = await deps.service.query(full, page);
+  const { entities, total } = result;
   if (total !== null) reply.header('NGSILD-Results-Count', String(total));
   const geometryProperty = map.expand(params.geometryProperty ?? 'location');
   const links: string[] = [];
@@ -359,7 +382,21 @@ export function registerEntityRoutes(app: App, deps: ContextDeps): void {
       const { context, map } = await readContext(request);
       const tenant = tenantOf(request);
       const render = renderOptionsOf(request.query, map);
-      const entity = await service.retrieve({ tenant, visibility: visibilityOf(request), map }, id);
+      const local = () => service.retrieve({ tenant, visibility: visibilityOf(request), map }, id);
+      const distributed = deps.distributed?.current;
+      let entity: StoredEntity | null;
+      if (distributed) {
+        const answer = await distributed.retrieve({
+          request,
+          params: request.query,
+          map,
+          context,
+          id,
+          local,
+        });
+        if (answer.warnings.length > 0) reply.header('NGSILD-Warning', answer.warnings);
+        entity = answer.value;
+      } else entity = await local();
       if (!entity) throw notFound(`Entity ${id} was not found`);
       if (request.query.type !== undefined) {
         const wanted = (commaList(request.query.type) ?? []).map((t) => map.expand(t));

@@ -1,0 +1,44 @@
+/**
+ * NGSI-LD distributed operations: /csourceRegistrations, and entity reads that fan out to
+ * the registered context sources (see distributor.ts, docs/distributed-operations.md).
+ * Registered after the context feature, whose read slot it fills.
+ */
+import { createGuardedFetcher } from '../platform/http/guarded-fetch.js';
+import type { Feature } from '../platform/http/server.js';
+import { registerNgsiLdMediaTypes } from '../context/ngsi-scope.js';
+import { NGSI_LD_PREFIX } from '../context/context.feature.js';
+import { Distributor } from './distributor.js';
+import { outboundAuthorizersOf } from './outbound.js';
+import { registerRegistrationRoutes } from './registration.routes.js';
+import { RegistrationService } from './registration.service.js';
+
+export const distributedFeature: Feature = {
+  name: 'distributed',
+  async register(app, platform) {
+    const { db, clock, config, logger } = platform;
+    const fetcher = createGuardedFetcher(config.fetch);
+    const resolver = app.ngsiContexts;
+    const service = new RegistrationService(db, clock, resolver, fetcher);
+    const authorizers = outboundAuthorizersOf(app);
+    app.ngsiDistributed.current = new Distributor(
+      db,
+      clock,
+      fetcher,
+      resolver,
+      authorizers,
+      logger,
+      {
+        nodeName: new URL(config.publicUrl).host,
+        defaultTimeoutMs: config.distributed.timeoutMs,
+        maxHops: config.distributed.maxHops,
+      },
+    );
+    await app.register(
+      async (scope) => {
+        registerNgsiLdMediaTypes(scope, { mergePatch: true });
+        registerRegistrationRoutes(scope, service, resolver);
+      },
+      { prefix: NGSI_LD_PREFIX },
+    );
+  },
+};
