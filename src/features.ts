@@ -2,6 +2,7 @@ import { catalogFeature } from './catalog/catalog.feature.js';
 import { consultationsFeature } from './consultations/consultations.feature.js';
 import { contextFeature } from './context/context.feature.js';
 import { devicesFeature } from './devices/devices.feature.js';
+import { distributedFeature } from './distributed/distributed.feature.js';
 import { witnessFeature } from './federation/witness/witness.feature.js';
 import { governanceFeature } from './governance/governance.feature.js';
 import { identityFeature } from './identity/identity.feature.js';
@@ -21,6 +22,7 @@ export const features: readonly Feature[] = [
   governanceFeature,
   contextFeature,
   temporalFeature,
+  distributedFeature,
   subscriptionsFeature,
   devicesFeature,
   registerFeature,

@@ -335,6 +335,16 @@ export const variables = {
     default: false,
     parse: boolean,
   },
+  OCP_DISTRIBUTED_TIMEOUT_MS: {
+    doc: 'Distributed operations: time a registered context source has to answer when its registration sets no management.timeout, in milliseconds.',
+    default: 5000,
+    parse: integer(100, 120_000),
+  },
+  OCP_DISTRIBUTED_MAX_HOPS: {
+    doc: 'Distributed operations: a request that already passed this many nodes (Via entries) is answered locally only.',
+    default: 4,
+    parse: integer(1, 32),
+  },
   OCP_JSONLD_CONTEXT_TTL_SECONDS: {
     doc: 'How long a fetched remote JSON-LD @context is used before it is fetched again.',
     default: 3600,
@@ -546,20 +556,21 @@ export interface Config {
     readonly allowPrivate: boolean;
   };
   readonly jsonldContextTtlSeconds: number;
+  readonly distributed: { readonly timeoutMs: number; readonly maxHops: number };
   readonly federation: {
     readonly nodeName: string;
     readonly jurisdiction: string;
     readonly signatureWindowSeconds: number;
     readonly peerTokenTtlSeconds: number;
   };
+  readonly witness: {
+    /** 0: the witness job does not run. */
+    readonly intervalSeconds: number;
+  };
   readonly catalog: {
     readonly title: string;
     readonly publisher: string;
     readonly harvestIntervalSeconds: number;
-  };
-  readonly witness: {
-    /** 0: the witness job does not run. */
-    readonly intervalSeconds: number;
   };
   readonly governance: {
     readonly meterFlushMs: number;
@@ -696,6 +707,10 @@ export function loadConfig(env: Source = process.env): Config {
       allowPrivate: get('OCP_FETCH_ALLOW_PRIVATE'),
     },
     jsonldContextTtlSeconds: get('OCP_JSONLD_CONTEXT_TTL_SECONDS'),
+    distributed: Object.freeze({
+      timeoutMs: get('OCP_DISTRIBUTED_TIMEOUT_MS'),
+      maxHops: get('OCP_DISTRIBUTED_MAX_HOPS'),
+    }),
     federation: Object.freeze({
       nodeName:
         (get('OCP_NODE_NAME') as string | undefined) ??

@@ -44,6 +44,25 @@ export interface GuardedFetcher {
   post(url: string, body: string, headers: Record<string, string>): Promise<number>;
   /** The same checks for a URL of another protocol the node connects to (mqtt://…). */
   check(url: string, protocols: readonly string[]): Promise<URL>;
+  /**
+   * One exchange with caller-chosen headers and time limit (distributed operations):
+   * resolves to the response, whatever its status. Redirects are not followed.
+   */
+  request(url: string, options: GuardedRequestOptions): Promise<GuardedResponse>;
+}
+
+export interface GuardedRequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** At most the configured timeout; shorter when the caller's budget is shorter. */
+  timeoutMs?: number;
+}
+
+export interface GuardedResponse {
+  status: number;
+  headers: Headers;
+  body: string;
 }
 
 const MAX_REDIRECTS = 3;
@@ -141,6 +160,23 @@ export function createGuardedFetcher(options: Config['fetch']): GuardedFetcher {
 
   return {
     check: checkUrl,
+    async request(raw, { method = 'GET', headers = {}, body, timeoutMs } = {}) {
+      const limit = timeoutMs ?? options.timeoutMs;
+      const signal = AbortSignal.timeout(limit);
+      try {
+        const url = await checkUrl(raw);
+        const response = await fetch(url, { method, redirect: 'manual', signal, headers, body });
+        return {
+          status: response.status,
+          headers: response.headers,
+          body: await readCapped(response),
+        };
+      } catch (error) {
+        if (error instanceof GuardedFetchError) throw error;
+        if (signal.aborted) throw new GuardedFetchError('timeout', `no answer within ${limit} ms`);
+        throw new GuardedFetchError('network', `cannot reach ${raw}`);
+      }
+    },
     async post(raw, body, headers) {
       const signal = AbortSignal.timeout(options.timeoutMs);
       try {
