@@ -479,11 +479,6 @@ export const variables = {
       return raw;
     },
   },
-  OCP_WITNESS_INTERVAL_SECONDS: {
-    doc: 'Federation: how often the witness checks and cosigns the checkpoints of the active peers, in seconds; 0 turns the job off.',
-    default: 60,
-    parse: integer(0, 86_400),
-  },
   OCP_NODE_NAME: {
     doc: 'Federation: the name other nodes show for this node (e.g. "City of Utrecht"). Default: the host of OCP_PUBLIC_URL.',
     parse: (raw: string) => {
@@ -512,6 +507,11 @@ export const variables = {
     doc: 'Federation: lifetime of the peer tokens this node mints for its organisations to use at a peer, in seconds.',
     default: 300,
     parse: integer(30, 3600),
+  },
+  OCP_WITNESS_INTERVAL_SECONDS: {
+    doc: 'Federation: how often the witness checks and cosigns the checkpoints of the active peers, in seconds; 0 turns the job off.',
+    default: 60,
+    parse: integer(0, 86_400),
   },
 } satisfies Record<string, VariableSpec<unknown>>;
 
@@ -719,12 +719,12 @@ export function loadConfig(env: Source = process.env): Config {
       signatureWindowSeconds: get('OCP_FEDERATION_SIGNATURE_WINDOW_SECONDS'),
       peerTokenTtlSeconds: get('OCP_FEDERATION_PEER_TOKEN_TTL_SECONDS'),
     }),
+    witness: Object.freeze({ intervalSeconds: get('OCP_WITNESS_INTERVAL_SECONDS') }),
     catalog: Object.freeze({
       title: get('OCP_CATALOG_TITLE'),
       publisher: get('OCP_CATALOG_PUBLISHER'),
       harvestIntervalSeconds: get('OCP_CATALOG_HARVEST_INTERVAL_SECONDS'),
     }),
-    witness: Object.freeze({ intervalSeconds: get('OCP_WITNESS_INTERVAL_SECONDS') }),
     governance: Object.freeze({
       meterFlushMs: get('OCP_GOV_METER_FLUSH_MS'),
       retentionIntervalMs: get('OCP_GOV_RETENTION_INTERVAL_MS'),
