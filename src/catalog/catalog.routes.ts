@@ -128,7 +128,9 @@ export function registerCatalogRoutes(app: App, deps: CatalogDeps): void {
       });
       const orgs = await service.localDatasets(request.actor).then((r) => r.orgs);
       const datasets = results.map((e) =>
-        e.dataset ? service.dcat(e.dataset, service.publisherName(e.dataset, orgs)) : e.harvested!.doc,
+        e.dataset
+          ? service.dcat(e.dataset, service.publisherName(e.dataset, orgs))
+          : e.harvested!.doc,
       );
       const pageUrl = (n: number) => {
         const query = new URLSearchParams({ page: String(n), pageSize: String(pageSize) });

@@ -318,7 +318,10 @@ for (const backend of testBackends()) {
       it('errors as CKAN does: 409 validation, 404 not found, 400 unknown action', async () => {
         const missing = await action(null, 'package_show');
         assert.equal(missing.statusCode, 409);
-        assert.deepEqual(missing.json().error, { __type: 'Validation Error', id: ['Missing value'] });
+        assert.deepEqual(missing.json().error, {
+          __type: 'Validation Error',
+          id: ['Missing value'],
+        });
         assert.equal(missing.json().success, false);
         const none = await action(null, 'package_show', 'id=ds_nothere');
         assert.equal(none.statusCode, 404);
@@ -367,18 +370,27 @@ for (const backend of testBackends()) {
         assert.equal((await search(`fq=organization:${org}`)).count, 3);
         assert.equal((await search('fq=organization:someone-else')).count, 0);
         assert.deepEqual(
-          (await search(`fq=${encodeURIComponent(`organization:${org} -tags:survey +tags:parking`)}`))
-            .ids,
+          (
+            await search(
+              `fq=${encodeURIComponent(`organization:${org} -tags:survey +tags:parking`)}`,
+            )
+          ).ids,
           [ds.restricted],
         );
         assert.equal(
-          (await search(`fq=${encodeURIComponent('+dataset_type:dataset metadata_modified:[2000-01-01T00:00:00Z TO *]')}`))
-            .count,
+          (
+            await search(
+              `fq=${encodeURIComponent('+dataset_type:dataset metadata_modified:[2000-01-01T00:00:00Z TO *]')}`,
+            )
+          ).count,
           3,
         );
         assert.equal(
-          (await search(`fq=${encodeURIComponent('metadata_modified:[* TO 2000-01-01T00:00:00Z]')}`))
-            .count,
+          (
+            await search(
+              `fq=${encodeURIComponent('metadata_modified:[* TO 2000-01-01T00:00:00Z]')}`,
+            )
+          ).count,
           0,
         );
         // Paging: counts stay whole, pages are disjoint and cover the set.
@@ -444,8 +456,13 @@ for (const backend of testBackends()) {
         return res.json() as Doc[];
       };
       const preview = async (who: Caller | null, id: string, purpose?: string) =>
-        get(who, `/api/v1/catalog/datasets/${id}/preview?limit=50`, purpose ? { 'ocp-purpose': purpose } : {});
-      const byId = (list: Doc[]) => [...list].sort((a, b) => String(a.id).localeCompare(String(b.id)));
+        get(
+          who,
+          `/api/v1/catalog/datasets/${id}/preview?limit=50`,
+          purpose ? { 'ocp-purpose': purpose } : {},
+        );
+      const byId = (list: Doc[]) =>
+        [...list].sort((a, b) => String(a.id).localeCompare(String(b.id)));
 
       it('returns the open view to anonymous callers: hidden attributes absent, transforms applied', async () => {
         const res = await preview(null, ds.open);
@@ -460,7 +477,9 @@ for (const backend of testBackends()) {
         }
         assert.deepEqual(byId(body.entities), byId(await ngsi(null, 'type=Bench')));
         const raw = BENCHES.map((b) => b.location.value.coordinates);
-        const shown = (body.entities as Doc[]).map((e) => (e.location as { coordinates: number[] }).coordinates);
+        const shown = (body.entities as Doc[]).map(
+          (e) => (e.location as { coordinates: number[] }).coordinates,
+        );
         assert.ok(shown.every((p) => !raw.some((r) => r[0] === p[0] && r[1] === p[1])));
       });
 
@@ -478,7 +497,10 @@ for (const backend of testBackends()) {
           ]) {
             const res = await preview(who, id!, purpose);
             assert.equal(res.statusCode, 200, res.body);
-            assert.deepEqual(byId(res.json().entities), byId(await ngsi(who, `type=${type}`, purpose)));
+            assert.deepEqual(
+              byId(res.json().entities),
+              byId(await ngsi(who, `type=${type}`, purpose)),
+            );
           }
         }
         // Restricted data: nothing without a grant and purpose, all of it with them.
@@ -493,7 +515,10 @@ for (const backend of testBackends()) {
         const one = await get(null, `/api/v1/catalog/datasets/${ds.open}/preview?limit=1`);
         assert.equal(one.json().entities.length, 1);
         assert.equal(one.json().total, 3);
-        assert.equal((await get(null, `/api/v1/catalog/datasets/${ds.open}/preview?limit=51`)).statusCode, 400);
+        assert.equal(
+          (await get(null, `/api/v1/catalog/datasets/${ds.open}/preview?limit=51`)).statusCode,
+          400,
+        );
         assert.equal((await preview(null, ds.confidential)).statusCode, 404);
         assert.equal((await preview(c.outsider, ds.confidential)).statusCode, 404);
         assert.equal((await preview(c.publisher, ds.confidential)).statusCode, 200);

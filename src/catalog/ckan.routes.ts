@@ -41,7 +41,8 @@ function str(p: Params, key: string, max = 1000): string | undefined {
   const v = p[key];
   if (v === undefined || v === null) return undefined;
   if (Array.isArray(v)) return str({ [key]: v[0] }, key, max);
-  const s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : null;
+  const s =
+    typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : null;
   if (s === null) throw ckanValidation({ [key]: ['Invalid value'] });
   if (s.length > max) throw ckanValidation({ [key]: [`Longer than ${max} characters`] });
   return s;
@@ -165,10 +166,17 @@ export function registerCkanRoutes(app: App, service: CatalogService): void {
   const errorHandler = (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const action = (request.params as { action?: string } | undefined)?.action ?? '';
     let status = 500;
-    let body: Record<string, unknown> = { __type: 'Internal Server Error', message: 'Internal error' };
+    let body: Record<string, unknown> = {
+      __type: 'Internal Server Error',
+      message: 'Internal error',
+    };
     if (error instanceof CkanError) {
       status = error.status;
-      body = { __type: error.type, ...(error.message ? { message: error.message } : {}), ...error.fields };
+      body = {
+        __type: error.type,
+        ...(error.message ? { message: error.message } : {}),
+        ...error.fields,
+      };
     } else if (error instanceof AppError) {
       status = error.status;
       const type =
@@ -188,7 +196,10 @@ export function registerCkanRoutes(app: App, service: CatalogService): void {
       (error as { statusCode: number }).statusCode < 500
     ) {
       status = (error as { statusCode: number }).statusCode;
-      body = { __type: 'Bad request', message: 'Bad request - JSON Error: could not read the body' };
+      body = {
+        __type: 'Bad request',
+        message: 'Bad request - JSON Error: could not read the body',
+      };
     } else {
       request.log.error({ err: error }, 'CKAN action failed');
     }
@@ -226,7 +237,11 @@ export function registerCkanRoutes(app: App, service: CatalogService): void {
     },
     async (request, reply) => {
       const body = request.body;
-      if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
+      if (
+        body !== undefined &&
+        body !== null &&
+        (typeof body !== 'object' || Array.isArray(body))
+      ) {
         throw new CkanError(400, 'Bad request', 'Bad request - JSON Error: expected an object');
       }
       return run(request, reply, { ...(request.query as Params), ...((body as Params) ?? {}) });

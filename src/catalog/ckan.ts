@@ -191,7 +191,8 @@ function matches(e: CatalogEntry, c: Clause): boolean {
   }
   const v = c.value.toLowerCase();
   const wild = (s: string) =>
-    v === '*' || (v.endsWith('*') ? s.toLowerCase().startsWith(v.slice(0, -1)) : s.toLowerCase() === v);
+    v === '*' ||
+    (v.endsWith('*') ? s.toLowerCase().startsWith(v.slice(0, -1)) : s.toLowerCase() === v);
   switch (c.field) {
     case 'organization':
       return wild(e.org.name);

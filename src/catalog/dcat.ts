@@ -53,7 +53,9 @@ export function literals(value: unknown): Literal | Literal[] {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object') {
     const out = Object.entries(value as Record<string, unknown>)
-      .filter(([lang, text]) => /^[a-z]{2}(-[A-Za-z0-9]{1,8})?$/.test(lang) && typeof text === 'string')
+      .filter(
+        ([lang, text]) => /^[a-z]{2}(-[A-Za-z0-9]{1,8})?$/.test(lang) && typeof text === 'string',
+      )
       .map(([lang, text]) => ({ '@value': text as string, '@language': lang }));
     return out.length === 1 ? out[0] : out;
   }
@@ -190,7 +192,9 @@ export function dcatDataset(d: Dataset, o: DcatOptions): Record<string, unknown>
         'dcat:accessURL': { '@id': ngsiQueryUrl(o.base, d) },
         'dcat:accessService': dataService(o.base, o.nodeName),
         'dct:format': { '@id': `${FILE_TYPE}JSON_LD` },
-        'dcat:mediaType': { '@id': 'https://www.iana.org/assignments/media-types/application/ld+json' },
+        'dcat:mediaType': {
+          '@id': 'https://www.iana.org/assignments/media-types/application/ld+json',
+        },
         'dct:license': licence,
         'dct:conformsTo': { '@id': NGSI_LD_SPEC },
       },

@@ -38,7 +38,12 @@ for (const backend of testBackends()) {
       bUrl = `http://127.0.0.1:${port}`;
       b = await startCatalogNode(
         backend,
-        { OCP_PORT: String(port), OCP_HOST: '127.0.0.1', OCP_PUBLIC_URL: bUrl, OCP_CATALOG_TITLE: 'City B' },
+        {
+          OCP_PORT: String(port),
+          OCP_HOST: '127.0.0.1',
+          OCP_PUBLIC_URL: bUrl,
+          OCP_CATALOG_TITLE: 'City B',
+        },
         true,
       );
       a = await startCatalogNode(backend, { OCP_CATALOG_TITLE: 'City A' });
@@ -144,7 +149,11 @@ for (const backend of testBackends()) {
         types: ['TrafficFlow'],
         classification: 'open',
         licence: { spdx: 'CC-BY-4.0' },
-        policy: { '@context': 'http://www.w3.org/ns/odrl.jsonld', '@type': 'Set', permission: [{ action: 'use' }] },
+        policy: {
+          '@context': 'http://www.w3.org/ns/odrl.jsonld',
+          '@type': 'Set',
+          permission: [{ action: 'use' }],
+        },
         catalog: { title: 'Traffic counts of city B (hourly)', keywords: ['traffic'] },
       });
       assert.equal(changed.statusCode, 200, changed.body);
@@ -157,7 +166,13 @@ for (const backend of testBackends()) {
       const db = a.platform.db;
       const now = new Date();
       assert.ok(
-        await catalogRepository.takeLease(db, 'catalog-harvest', 'other-process', now, new Date(now.getTime() + 60_000)),
+        await catalogRepository.takeLease(
+          db,
+          'catalog-harvest',
+          'other-process',
+          now,
+          new Date(now.getTime() + 60_000),
+        ),
       );
       const busy = await call(a, adminA, 'POST', '/api/v1/catalog/harvest');
       assert.equal(busy.statusCode, 409);

@@ -91,7 +91,10 @@ export async function fetchConditional(
           size += value.byteLength;
           if (size > limits.maxBytes) {
             await reader.cancel();
-            throw new GuardedFetchError('too_large', `response larger than ${limits.maxBytes} bytes`);
+            throw new GuardedFetchError(
+              'too_large',
+              `response larger than ${limits.maxBytes} bytes`,
+            );
           }
           chunks.push(value);
         }
@@ -129,7 +132,8 @@ function prop(node: unknown, name: string): unknown {
   return full ? n[full + local] : undefined;
 }
 
-const list = (v: unknown): unknown[] => (v === undefined || v === null ? [] : Array.isArray(v) ? v : [v]);
+const list = (v: unknown): unknown[] =>
+  v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
 
 function text(v: unknown, max: number): string {
   const values = list(v);

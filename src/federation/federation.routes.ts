@@ -323,14 +323,12 @@ export function registerFederationRoutes(
             : 'Peer tokens are issued to callers acting for an organisation',
         );
       }
-      return reply
-        .header('Cache-Control', 'no-store')
-        .send({
-          access_token: minted.token,
-          token_type: 'Bearer' as const,
-          expires_in: minted.expiresIn,
-          audience: peer.url,
-        });
+      return reply.header('Cache-Control', 'no-store').send({
+        access_token: minted.token,
+        token_type: 'Bearer' as const,
+        expires_in: minted.expiresIn,
+        audience: peer.url,
+      });
     },
   );
 }

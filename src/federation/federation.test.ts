@@ -42,15 +42,31 @@ describe('signature formats', () => {
     });
     const opts = { now, windowSeconds: 300 };
     assert.equal(verifyRequestSignature(incoming(), key.publicKey, opts).ok, true);
-    const tampered = verifyRequestSignature(incoming({ 'ocp-purpose': 'marketing' }), key.publicKey, opts);
+    const tampered = verifyRequestSignature(
+      incoming({ 'ocp-purpose': 'marketing' }),
+      key.publicKey,
+      opts,
+    );
     assert.equal(tampered.ok, false);
-    const elsewhere = { ...incoming(), targetUri: 'https://c.example/ngsi-ld/v1/entities?type=Road' };
+    const elsewhere = {
+      ...incoming(),
+      targetUri: 'https://c.example/ngsi-ld/v1/entities?type=Road',
+    };
     assert.equal(verifyRequestSignature(elsewhere, key.publicKey, opts).ok, false);
     const late = { now: new Date(now.getTime() + 301_000), windowSeconds: 300 };
-    assert.match(String((verifyRequestSignature(incoming(), key.publicKey, late) as { reason: string }).reason), /too old/);
+    assert.match(
+      String(
+        (verifyRequestSignature(incoming(), key.publicKey, late) as { reason: string }).reason,
+      ),
+      /too old/,
+    );
     assert.equal(verifyRequestSignature(incoming(), freshKey().publicKey, opts).ok, false);
     // A covered header the signer did not sign is refused, not ignored.
-    const unsignedHeader = verifyRequestSignature(incoming({ 'ngsild-tenant': 't1' }), key.publicKey, opts);
+    const unsignedHeader = verifyRequestSignature(
+      incoming({ 'ngsild-tenant': 't1' }),
+      key.publicKey,
+      opts,
+    );
     assert.equal(unsignedHeader.ok, false);
   });
 
@@ -62,15 +78,35 @@ describe('signature formats', () => {
   });
 
   test('a descriptor verifies against its pin only', () => {
-    const descriptor = { version: 1, nodeId: 'node_0123456789abcdef01234567' } as unknown as NodeDescriptor;
+    const descriptor = {
+      version: 1,
+      nodeId: 'node_0123456789abcdef01234567',
+    } as unknown as NodeDescriptor;
     const full: NodeDescriptor = {
       ...descriptor,
       name: 'A',
       jurisdiction: 'X',
       url: 'https://a.example',
-      keys: [{ fingerprint: key.fingerprint, alg: 'EdDSA', crv: 'Ed25519', x: key.publicKey.toString('base64url'), status: 'active' }],
-      ledger: { origin: 'a.example/ledger', checkpointUrl: 'https://a.example/ledger/checkpoint', keys: [] },
-      token: { issuer: 'https://a.example', alg: 'EdDSA', typ: PEER_TOKEN_TYPE, keys: [key.fingerprint] },
+      keys: [
+        {
+          fingerprint: key.fingerprint,
+          alg: 'EdDSA',
+          crv: 'Ed25519',
+          x: key.publicKey.toString('base64url'),
+          status: 'active',
+        },
+      ],
+      ledger: {
+        origin: 'a.example/ledger',
+        checkpointUrl: 'https://a.example/ledger/checkpoint',
+        keys: [],
+      },
+      token: {
+        issuer: 'https://a.example',
+        alg: 'EdDSA',
+        typ: PEER_TOKEN_TYPE,
+        keys: [key.fingerprint],
+      },
       endpoints: {
         ngsiLd: 'https://a.example/ngsi-ld/v1',
         catalog: null,
@@ -174,7 +210,11 @@ for (const backend of testBackends()) {
       const badPin = await add(a, adminA, b, await fingerprintOfNode(a));
       assert.equal(badPin.statusCode, 400, badPin.body);
       assert.match(badPin.json().detail, /pinned/);
-      assert.equal((await a.app.inject({ url: '/api/v1/federation/peers', headers: bearer(adminA) })).json().length, 0);
+      assert.equal(
+        (await a.app.inject({ url: '/api/v1/federation/peers', headers: bearer(adminA) })).json()
+          .length,
+        0,
+      );
     });
 
     test('peering becomes active only once both sides have added each other', async () => {
@@ -185,13 +225,15 @@ for (const backend of testBackends()) {
       assert.equal(second.statusCode, 201, second.body);
       assert.equal(second.json().status, 'active');
       peerAtB = second.json().peerId as string;
-      const atA = (await a.app.inject({ url: '/api/v1/federation/peers', headers: bearer(adminA) })).json();
+      const atA = (
+        await a.app.inject({ url: '/api/v1/federation/peers', headers: bearer(adminA) })
+      ).json();
       assert.equal(atA[0].status, 'active');
       assert.ok((await ledgerTypes(a)).includes('federation.peer_added'));
       assert.ok((await ledgerTypes(a)).includes('federation.peer_confirmed'));
     });
 
-    test("a consumer of A acts at B with a peer token, as a local record of its organisation", async () => {
+    test('a consumer of A acts at B with a peer token, as a local record of its organisation', async () => {
       const consumer = await createClient(a, adminA, ['consumer']);
       const minted = await a.app.inject({
         method: 'POST',
@@ -208,10 +250,20 @@ for (const backend of testBackends()) {
          JOIN federation_peer_organisations f ON f.organisation_id = o.id WHERE f.remote_id = $1`,
         [consumer.organisationId],
       );
-      assert.deepEqual(rows.map((r) => r.name), ['Test organisation (City A)']);
+      assert.deepEqual(
+        rows.map((r) => r.name),
+        ['Test organisation (City A)'],
+      );
       // Not a token for A itself, nor for admin routes at B.
-      assert.equal((await a.app.inject({ url: '/api/v1/grants', headers: bearer(token) })).statusCode, 401);
-      assert.equal((await b.app.inject({ url: '/api/v1/federation/peers', headers: bearer(token) })).statusCode, 403);
+      assert.equal(
+        (await a.app.inject({ url: '/api/v1/grants', headers: bearer(token) })).statusCode,
+        401,
+      );
+      assert.equal(
+        (await b.app.inject({ url: '/api/v1/federation/peers', headers: bearer(token) }))
+          .statusCode,
+        403,
+      );
     });
 
     test('a peer token claiming admin, or from a node that is no peer, is refused', async () => {
@@ -225,10 +277,16 @@ for (const backend of testBackends()) {
           .setIssuedAt()
           .setExpirationTime('2m')
           .sign(key.privateKey);
-      const admin = await b.app.inject({ url: '/api/v1/grants', headers: bearer(await mint(keyA, ['admin'])) });
+      const admin = await b.app.inject({
+        url: '/api/v1/grants',
+        headers: bearer(await mint(keyA, ['admin'])),
+      });
       assert.equal(admin.statusCode, 401);
       assert.match(admin.json().detail, /only vouch for consumers/);
-      const stranger = await b.app.inject({ url: '/api/v1/grants', headers: bearer(await mint(freshKey(), ['consumer'])) });
+      const stranger = await b.app.inject({
+        url: '/api/v1/grants',
+        headers: bearer(await mint(freshKey(), ['consumer'])),
+      });
       assert.equal(stranger.statusCode, 401);
     });
 
@@ -241,14 +299,26 @@ for (const backend of testBackends()) {
       const replay = await fetch(url, { headers });
       assert.equal(replay.status, 401);
       assert.match(((await replay.json()) as { detail: string }).detail, /replayed/);
-      const stale = signRequest({ method: 'GET', url, headers: {} }, keyA, new Date(Date.now() - 3600_000));
+      const stale = signRequest(
+        { method: 'GET', url, headers: {} },
+        keyA,
+        new Date(Date.now() - 3600_000),
+      );
       assert.equal((await fetch(url, { headers: stale })).status, 401);
       const forged = signRequest({ method: 'GET', url, headers: {} }, freshKey(), new Date());
       assert.equal((await fetch(url, { headers: forged })).status, 401);
       // The body must match its digest.
       const body = JSON.stringify({ a: 1 });
-      const post = signRequest({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body }, keyA, new Date());
-      const swapped = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...post }, body: '{"a":2}' });
+      const post = signRequest(
+        { method: 'POST', url, headers: { 'content-type': 'application/json' }, body },
+        keyA,
+        new Date(),
+      );
+      const swapped = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...post },
+        body: '{"a":2}',
+      });
       assert.equal(swapped.status >= 400, true);
     });
 
@@ -261,16 +331,24 @@ for (const backend of testBackends()) {
         payload: { peer: b.platform.config.publicUrl },
       });
       const token = minted.json().access_token as string;
-      assert.equal((await b.app.inject({ url: '/api/v1/grants', headers: bearer(token) })).statusCode, 200);
+      assert.equal(
+        (await b.app.inject({ url: '/api/v1/grants', headers: bearer(token) })).statusCode,
+        200,
+      );
       const suspended = await b.app.inject({
         method: 'POST',
         url: `/api/v1/federation/peers/${peerAtB}/suspend`,
         headers: bearer(adminB),
       });
       assert.equal(suspended.json().status, 'suspended');
-      assert.equal((await b.app.inject({ url: '/api/v1/grants', headers: bearer(token) })).statusCode, 401);
+      assert.equal(
+        (await b.app.inject({ url: '/api/v1/grants', headers: bearer(token) })).statusCode,
+        401,
+      );
       // A was told: it no longer counts B as active, so it mints no more tokens for it.
-      const atA = (await a.app.inject({ url: '/api/v1/federation/peers', headers: bearer(adminA) })).json();
+      const atA = (
+        await a.app.inject({ url: '/api/v1/federation/peers', headers: bearer(adminA) })
+      ).json();
       assert.equal(atA[0].status, 'pending');
       assert.ok((await ledgerTypes(b)).includes('federation.peer_suspended'));
     });

@@ -143,8 +143,7 @@ for (const backend of testBackends()) {
     let mqttClient: MqttClient | undefined;
     const topicRoot = `ocp-test/${randomBytes(4).toString('hex')}`;
     /** Notification bodies received over MQTT, by the caller whose topic they came to. */
-    const overMqtt: { name: Who; body: { subscriptionId: string; data: { id: string }[] } }[] =
-      [];
+    const overMqtt: { name: Who; body: { subscriptionId: string; data: { id: string }[] } }[] = [];
     /** Entity ids each subscriber was notified of after one batch update of all entities. */
     const notified = new Map<Who, Promise<string[]>>();
     const notifiedMqtt = new Map<Who, Promise<string[]>>();
@@ -162,7 +161,10 @@ for (const backend of testBackends()) {
       const subs = new Map<string, Who>();
       for (const name of Object.keys(expected) as Who[]) {
         if (name === 'anonymous') continue;
-        for (const uri of [receiver.url, `mqtt://${new URL(brokerUrl).host}/${topicRoot}/${name}`]) {
+        for (const uri of [
+          receiver.url,
+          `mqtt://${new URL(brokerUrl).host}/${topicRoot}/${name}`,
+        ]) {
           const res = await call(
             node,
             who[name],

@@ -51,17 +51,28 @@ for (const backend of testBackends()) {
         policy: policy(['research']),
       });
       const grant = await grantAccess(node, c.consumer, c.pub, ds, 'research');
-      const read = await call(node, c.consumer, 'GET', '/ngsi-ld/v1/entities?type=Meter', undefined, {
-        'ocp-purpose': 'research',
-      });
+      const read = await call(
+        node,
+        c.consumer,
+        'GET',
+        '/ngsi-ld/v1/entities?type=Meter',
+        undefined,
+        {
+          'ocp-purpose': 'research',
+        },
+      );
       assert.equal(read.json().length, 1);
-      const usage = await eventually(async () => {
-        const { rows } = await node.platform.db.query<{ requests: string; entities: string }>(
-          'SELECT requests, entities FROM gov_usage WHERE grant_id = $1',
-          [grant],
-        );
-        return rows[0];
-      }, 15_000, 'usage row');
+      const usage = await eventually(
+        async () => {
+          const { rows } = await node.platform.db.query<{ requests: string; entities: string }>(
+            'SELECT requests, entities FROM gov_usage WHERE grant_id = $1',
+            [grant],
+          );
+          return rows[0];
+        },
+        15_000,
+        'usage row',
+      );
       assert.deepEqual([Number(usage.requests), Number(usage.entities)], [1, 1]);
     });
 
@@ -70,14 +81,22 @@ for (const backend of testBackends()) {
         { id: 'urn:ngsi-ld:Bin:1', type: 'Bin', level: { type: 'Property', value: 1 } },
       ]);
       assert.equal(res.statusCode, 201, res.body);
-      await createDataset(node, c.pub, { types: ['Bin'], classification: 'open', retentionDays: 1 });
+      await createDataset(node, c.pub, {
+        types: ['Bin'],
+        classification: 'open',
+        retentionDays: 1,
+      });
       clock.advance(3 * 86_400);
-      await eventually(async () => {
-        const { rows } = await node.platform.db.query<{ n: string }>(
-          `SELECT count(*) AS n FROM ngsi_attribute_history WHERE entity_id = 'urn:ngsi-ld:Bin:1'`,
-        );
-        return Number(rows[0]!.n) === 0 ? true : undefined;
-      }, 15_000, 'history deleted by the retention job');
+      await eventually(
+        async () => {
+          const { rows } = await node.platform.db.query<{ n: string }>(
+            `SELECT count(*) AS n FROM ngsi_attribute_history WHERE entity_id = 'urn:ngsi-ld:Bin:1'`,
+          );
+          return Number(rows[0]!.n) === 0 ? true : undefined;
+        },
+        15_000,
+        'history deleted by the retention job',
+      );
     });
   });
 }

@@ -125,7 +125,10 @@ for (const backend of testBackends()) {
 
     it('temporal normalized: every history instance coarsened like the query', async () => {
       for (const who of [null, c.reader]) {
-        const res = await get(who, '/temporal/entities?type=Tram&timerel=after&timeAt=2026-01-01T00:00:00Z');
+        const res = await get(
+          who,
+          '/temporal/entities?type=Tram&timerel=after&timeAt=2026-01-01T00:00:00Z',
+        );
         assert.equal(res.statusCode, 200, res.body);
         const got = byId(res.json());
         for (const t of TRAMS) {
@@ -194,7 +197,11 @@ for (const backend of testBackends()) {
       for (const i of t.location) {
         const h = hour(i.observedAt);
         const set = locs.get(h) ?? new Set<string>();
-        set.add(snap(i.value.coordinates).map((x) => x.toFixed(7)).join(','));
+        set.add(
+          snap(i.value.coordinates)
+            .map((x) => x.toFixed(7))
+            .join(','),
+        );
         locs.set(h, set);
       }
       assert.deepEqual(
@@ -276,7 +283,13 @@ for (const backend of testBackends()) {
       // Polygons too: a small box around the exact point finds nothing for open readers.
       const [x, y] = exact as [number, number];
       const d = 0.0001;
-      const ring = [[x - d, y - d], [x + d, y - d], [x + d, y + d], [x - d, y + d], [x - d, y - d]];
+      const ring = [
+        [x - d, y - d],
+        [x + d, y - d],
+        [x + d, y + d],
+        [x - d, y + d],
+        [x - d, y - d],
+      ];
       const within = await get(
         null,
         `/entities?type=Tram&georel=within&geometry=Polygon&coordinates=${JSON.stringify([ring])}`,

@@ -351,7 +351,7 @@ export const variables = {
     parse: integer(1, 30 * 86_400),
   },
   OCP_CATALOG_TITLE: {
-    doc: 'Title of this node\'s DCAT catalog (/catalog) and of its NGSI-LD data service.',
+    doc: "Title of this node's DCAT catalog (/catalog) and of its NGSI-LD data service.",
     default: 'Open City Platform data catalog',
     parse: text,
   },
@@ -361,7 +361,7 @@ export const variables = {
     parse: text,
   },
   OCP_CATALOG_HARVEST_INTERVAL_SECONDS: {
-    doc: 'Federated catalog: seconds between harvests of the active peers\' catalogs; 0 turns harvesting off.',
+    doc: "Federated catalog: seconds between harvests of the active peers' catalogs; 0 turns harvesting off.",
     default: 3600,
     parse: integer(0, 7 * 86_400),
   },
