@@ -309,7 +309,10 @@ export class TemporalService {
     if (v.all || pairs.length === 0) return;
     const scope = { org: v.org, purpose: v.purpose ?? null, at: v.at ?? this.clock.now() };
     const views = new Map(
-      (await attributeViews(this.db, scope, tenant, pairs)).map((w) => [key(w.entityId, w.attr), w]),
+      (await attributeViews(this.db, scope, tenant, pairs)).map((w) => [
+        key(w.entityId, w.attr),
+        w,
+      ]),
     );
     let kept = 0;
     for (const pair of pairs) {

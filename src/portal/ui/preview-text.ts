@@ -65,7 +65,8 @@ const fr: Record<keyof typeof en, string> = {
   dcatRecord: 'Fiche DCAT-AP (JSON-LD)',
   ckanRecord: 'Fiche CKAN',
   preview: 'Aperçu en direct',
-  previewIntro: 'Un échantillon des données telles que vous pouvez les lire : {n} entités sur {total}.',
+  previewIntro:
+    'Un échantillon des données telles que vous pouvez les lire : {n} entités sur {total}.',
   previewNone: 'Aucune entité de ce jeu de données ne vous est visible.',
   previewCaption: 'Échantillon des entités du jeu de données',
   previewMap: 'Carte des entités de l’échantillon',

@@ -51,33 +51,39 @@ export function previewSection(p: Preview) {
   const points = pointsOf(p.entities);
   return html`<section aria-labelledby="preview" class="preview">
     <h2 id="preview">${ct('preview')}</h2>
-    ${p.entities.length === 0
-      ? html`<p>${ct('previewNone')}</p>`
-      : html`<p>${ct('previewIntro', { n: p.entities.length, total: p.total })}</p>
-          <div class="table-wrap" tabindex="0" role="region" aria-labelledby="preview-caption">
-            <table>
-              <caption id="preview-caption">${ct('previewCaption')}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">${ct('entity')}</th>
-                  ${columns.map((c) => html`<th scope="col">${c}</th>`)}
-                </tr>
-              </thead>
-              <tbody>
-                ${p.entities.map(
-                  (e) =>
-                    html`<tr>
-                      <th scope="row">${cell(e.id)}</th>
-                      ${columns.map((c) => html`<td>${cell(e[c])}</td>`)}
-                    </tr>`,
-                )}
-              </tbody>
-            </table>
-          </div>
-          ${points.length > 0
-            ? html`<div class="preview-map" aria-label=${ct('previewMap')} role="group">
-                ${pointMap(points)}
-              </div>`
-            : ''}`}
+    ${
+      p.entities.length === 0
+        ? html`<p>${ct('previewNone')}</p>`
+        : html`<p>${ct('previewIntro', { n: p.entities.length, total: p.total })}</p>
+            <div class="table-wrap" tabindex="0" role="region" aria-labelledby="preview-caption">
+              <table>
+                <caption id="preview-caption">
+                  ${ct('previewCaption')}
+                </caption>
+                <thead>
+                  <tr>
+                    <th scope="col">${ct('entity')}</th>
+                    ${columns.map((c) => html`<th scope="col">${c}</th>`)}
+                  </tr>
+                </thead>
+                <tbody>
+                  ${p.entities.map(
+                    (e) =>
+                      html`<tr>
+                        <th scope="row">${cell(e.id)}</th>
+                        ${columns.map((c) => html`<td>${cell(e[c])}</td>`)}
+                      </tr>`,
+                  )}
+                </tbody>
+              </table>
+            </div>
+            ${
+              points.length > 0
+                ? html`<div class="preview-map" aria-label=${ct('previewMap')} role="group">
+                    ${pointMap(points)}
+                  </div>`
+                : ''
+            }`
+    }
   </section>`;
 }

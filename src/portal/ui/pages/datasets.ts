@@ -74,28 +74,36 @@ export async function datasetsPage() {
       <button type="submit">${ct('searchButton')}</button>
     </form>
     <p class="muted" role="status">${ct('results', { n: result.count })}</p>
-    ${result.results.length === 0
-      ? html`<p>${t('none')}</p>`
-      : html`<ul class="cards">
-          ${result.results.map((p) => {
-            const home = extra(p, 'home_node_name');
-            const classification = extra(p, 'classification');
-            return html`<li>
-              <h2>
-                ${home
-                  ? html`<a href=${p.url} rel="external">${p.title}</a>`
-                  : html`<a href=${href(`/datasets/${encodeURIComponent(p.id)}`)}>${p.title}</a>`}
-              </h2>
-              <p>${p.notes}</p>
-              <p class="muted">
-                ${home
-                  ? ct('homeNode', { node: home })
-                  : html`${t('classification')}${colon} ${classification ?? ''} ·
-                    ${ct('publisher')}${colon} ${p.organization.title}`}
-              </p>
-            </li>`;
-          })}
-        </ul>`}`;
+    ${
+      result.results.length === 0
+        ? html`<p>${t('none')}</p>`
+        : html`<ul class="cards">
+            ${result.results.map((p) => {
+              const home = extra(p, 'home_node_name');
+              const classification = extra(p, 'classification');
+              return html`<li>
+                <h2>
+                  ${
+                    home
+                      ? html`<a href=${p.url} rel="external">${p.title}</a>`
+                      : html`<a href=${href(`/datasets/${encodeURIComponent(p.id)}`)}
+                          >${p.title}</a
+                        >`
+                  }
+                </h2>
+                <p>${p.notes}</p>
+                <p class="muted">
+                  ${
+                    home
+                      ? ct('homeNode', { node: home })
+                      : html`${t('classification')}${colon} ${classification ?? ''} ·
+                        ${ct('publisher')}${colon} ${p.organization.title}`
+                  }
+                </p>
+              </li>`;
+            })}
+          </ul>`
+    }`;
 }
 
 function licenceOf(d: Dataset) {
@@ -125,25 +133,47 @@ export async function datasetPage([id]: string[]) {
       <dt>${t('classification')}</dt>
       <dd>
         ${d.classification}
-        ${known.includes(d.classification)
-          ? html`<span class="muted"> — ${ct(d.classification as CatalogKey)}</span>`
-          : ''}
+        ${
+          known.includes(d.classification)
+            ? html`<span class="muted"> — ${ct(d.classification as CatalogKey)}</span>`
+            : ''
+        }
       </dd>
-      ${pkg ? html`<dt>${ct('publisher')}</dt><dd>${pkg.organization.title}</dd>` : ''}
+      ${
+        pkg
+          ? html`<dt>${ct('publisher')}</dt>
+              <dd>${pkg.organization.title}</dd>`
+          : ''
+      }
       <dt>${t('licence')}</dt>
       <dd>${licenceOf(d)}</dd>
-      ${c.keywords?.length
-        ? html`<dt>${ct('keywords')}</dt><dd>${c.keywords.join(', ')}</dd>`
-        : ''}
-      ${c.spatial ? html`<dt>${ct('coverage')}</dt><dd>${c.spatial}</dd>` : ''}
-      ${c.temporal?.start || c.temporal?.end
-        ? html`<dt>${ct('period')}</dt>
-            <dd>
-              ${c.temporal?.start ? ct('from', { date: c.temporal.start }) : ''}
-              ${c.temporal?.end ? ct('until', { date: c.temporal.end }) : ''}
-            </dd>`
-        : ''}
-      ${c.contact ? html`<dt>${ct('contact')}</dt><dd>${c.contact}</dd>` : ''}
+      ${
+        c.keywords?.length
+          ? html`<dt>${ct('keywords')}</dt>
+              <dd>${c.keywords.join(', ')}</dd>`
+          : ''
+      }
+      ${
+        c.spatial
+          ? html`<dt>${ct('coverage')}</dt>
+              <dd>${c.spatial}</dd>`
+          : ''
+      }
+      ${
+        c.temporal?.start || c.temporal?.end
+          ? html`<dt>${ct('period')}</dt>
+              <dd>
+                ${c.temporal?.start ? ct('from', { date: c.temporal.start }) : ''}
+                ${c.temporal?.end ? ct('until', { date: c.temporal.end }) : ''}
+              </dd>`
+          : ''
+      }
+      ${
+        c.contact
+          ? html`<dt>${ct('contact')}</dt>
+              <dd>${c.contact}</dd>`
+          : ''
+      }
       <dt>${ct('updated')}</dt>
       <dd>${formatDate(d.updatedAt)}</dd>
       <dt>${t('policy')}</dt>
