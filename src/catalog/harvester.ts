@@ -40,9 +40,8 @@ export interface ConditionalResponse {
 }
 
 /**
- * A GET with validators. The guarded fetcher answers 200 only and hides headers, so this
- * uses its URL check (deny/allow lists, private addresses) for every hop, and the same time
- * and size limits it applies.
+ * A GET with validators, through the guarded fetcher's single exchange (URL checks on every
+ * hop, its time and size limits); redirects are followed here, each hop checked again.
  */
 export async function fetchConditional(
   fetcher: GuardedFetcher,
@@ -50,66 +49,27 @@ export async function fetchConditional(
   raw: string,
   validators: { etag: string | null; lastModified: string | null },
 ): Promise<ConditionalResponse> {
-  const signal = AbortSignal.timeout(limits.timeoutMs);
+  const headers: Record<string, string> = { accept: ACCEPT };
+  if (validators.etag) headers['if-none-match'] = validators.etag;
+  if (validators.lastModified) headers['if-modified-since'] = validators.lastModified;
   let current = raw;
-  try {
-    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const url = await fetcher.check(current, ['http:', 'https:']);
-      const headers: Record<string, string> = { accept: ACCEPT };
-      if (validators.etag) headers['if-none-match'] = validators.etag;
-      if (validators.lastModified) headers['if-modified-since'] = validators.lastModified;
-      const response = await fetch(url, { redirect: 'manual', signal, headers });
-      const etag = response.headers.get('etag');
-      const lastModified = response.headers.get('last-modified');
-      if (response.status === 304) {
-        await response.body?.cancel();
-        return { status: 304, url: url.toString(), body: '', etag, lastModified };
-      }
-      if (response.status >= 300 && response.status < 400) {
-        const location = response.headers.get('location');
-        await response.body?.cancel();
-        if (!location) throw new GuardedFetchError('http_status', 'redirect without location');
-        current = new URL(location, url).toString();
-        continue;
-      }
-      if (response.status !== 200) {
-        await response.body?.cancel();
-        throw new GuardedFetchError('http_status', `${url.toString()} answered ${response.status}`);
-      }
-      const declared = Number(response.headers.get('content-length') ?? '0');
-      if (declared > limits.maxBytes) {
-        await response.body?.cancel();
-        throw new GuardedFetchError('too_large', `response larger than ${limits.maxBytes} bytes`);
-      }
-      const chunks: Uint8Array[] = [];
-      let size = 0;
-      if (response.body) {
-        const reader = response.body.getReader();
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          size += value.byteLength;
-          if (size > limits.maxBytes) {
-            await reader.cancel();
-            throw new GuardedFetchError(
-              'too_large',
-              `response larger than ${limits.maxBytes} bytes`,
-            );
-          }
-          chunks.push(value);
-        }
-      }
-      const body = Buffer.concat(chunks).toString('utf8');
-      return { status: 200, url: url.toString(), body, etag, lastModified };
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const response = await fetcher.request(current, { headers, timeoutMs: limits.timeoutMs });
+    const etag = response.headers.get('etag');
+    const lastModified = response.headers.get('last-modified');
+    if (response.status === 304) return { status: 304, url: current, body: '', etag, lastModified };
+    if (response.status >= 300 && response.status < 400) {
+      const location = response.headers.get('location');
+      if (!location) throw new GuardedFetchError('http_status', 'redirect without location');
+      current = new URL(location, current).toString();
+      continue;
     }
-    throw new GuardedFetchError('http_status', `more than ${MAX_REDIRECTS} redirects`);
-  } catch (error) {
-    if (error instanceof GuardedFetchError) throw error;
-    if (signal.aborted) {
-      throw new GuardedFetchError('timeout', `no answer within ${limits.timeoutMs} ms`);
+    if (response.status !== 200) {
+      throw new GuardedFetchError('http_status', `${current} answered ${response.status}`);
     }
-    throw new GuardedFetchError('network', `cannot fetch ${current}`);
+    return { status: 200, url: current, body: response.body, etag, lastModified };
   }
+  throw new GuardedFetchError('http_status', `more than ${MAX_REDIRECTS} redirects`);
 }
 
 // ── reading a peer's DCAT JSON-LD (the compact form /catalog serves) ──────────────

@@ -55,7 +55,7 @@ export interface GuardedRequestOptions {
   method?: string;
   headers?: Record<string, string>;
   body?: string;
-  /** At most the configured timeout; shorter when the caller's budget is shorter. */
+  /** The caller's time budget; the configured fetch timeout when not given. */
   timeoutMs?: number;
 }
 
