@@ -33,7 +33,12 @@ const Peer = Type.Object({
   jurisdiction: Type.String(),
   url: Type.String(),
   fingerprint: Type.String(),
-  status: Type.Union(['pending', 'active', 'suspended', 'removed'].map((s) => Type.Literal(s))),
+  status: Type.Union([
+    Type.Literal('pending'),
+    Type.Literal('active'),
+    Type.Literal('suspended'),
+    Type.Literal('removed'),
+  ]),
   peerConfirmed: Type.Boolean(),
   ledgerOrigin: Type.String(),
   catalogUrl: Type.Union([Type.String(), Type.Null()]),
@@ -224,7 +229,6 @@ export function registerFederationRoutes(
         tags,
         summary: 'Removes a peer at once.',
         params: PeerParams,
-        response: { 204: Type.Null() },
       },
     },
     async (request, reply) => {

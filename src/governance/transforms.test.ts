@@ -20,6 +20,10 @@ import {
   type Caller,
 } from './governance.testing.js';
 
+/** A response entity read by path: each assertion names the members it expects. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies read by path
+type Json = Record<string, any>;
+
 const GRID = 1000;
 const BUCKET = 7200;
 const LON = 4.351234;
@@ -116,7 +120,7 @@ for (const backend of testBackends()) {
       assert.equal(res.statusCode, 200, res.body);
       const got = byId(res.json());
       for (const t of TRAMS) {
-        const e = got.get(t.id) as Record<string, any>;
+        const e = got.get(t.id) as Json;
         assert.ok(close(e.location.value.coordinates, snap(t.location.at(-1)!.value.coordinates)));
         assert.equal(e.speed.observedAt, coarseIso(SPEED_AT.at(-1)!));
         assert.equal('driver' in e, false);
@@ -132,7 +136,7 @@ for (const backend of testBackends()) {
         assert.equal(res.statusCode, 200, res.body);
         const got = byId(res.json());
         for (const t of TRAMS) {
-          const e = got.get(t.id) as Record<string, any>;
+          const e = got.get(t.id) as Json;
           assert.equal('driver' in e, false);
           assert.deepEqual(
             e.speed.map((i: { observedAt: string; value: number }) => [i.value, i.observedAt]),
@@ -324,7 +328,7 @@ for (const backend of testBackends()) {
       const e = await eventually(
         () =>
           receiver!.received
-            .flatMap((r) => r.body.data as Record<string, any>[])
+            .flatMap((r) => r.body.data as Json[])
             .find((x) => x.speed?.value === 99),
         15_000,
         'notification',

@@ -43,6 +43,16 @@ const oneOf =
 
 const text: Parser<string> = (raw) => raw;
 
+/** One line of display text: bounded, and no control characters. */
+const plainLine =
+  (max: number): Parser<string> =>
+  (raw) => {
+    if (raw.length > max || [...raw].some((ch) => ch.charCodeAt(0) < 0x20)) {
+      throw new InvalidValue(`must be at most ${max} characters without control characters`);
+    }
+    return raw;
+  };
+
 const hostList: Parser<string[]> = (raw) =>
   raw
     .split(',')
@@ -481,22 +491,12 @@ export const variables = {
   },
   OCP_NODE_NAME: {
     doc: 'Federation: the name other nodes show for this node (e.g. "City of Utrecht"). Default: the host of OCP_PUBLIC_URL.',
-    parse: (raw: string) => {
-      if (raw.length > 200 || /[\u0000-\u001f]/.test(raw)) {
-        throw new InvalidValue('must be at most 200 characters without control characters');
-      }
-      return raw;
-    },
+    parse: plainLine(200),
   },
   OCP_NODE_JURISDICTION: {
     doc: 'Federation: the jurisdiction the node acts for, published in its node descriptor (e.g. "NL-UT Utrecht").',
     default: 'unspecified',
-    parse: (raw: string) => {
-      if (raw.length > 200 || /[\u0000-\u001f]/.test(raw)) {
-        throw new InvalidValue('must be at most 200 characters without control characters');
-      }
-      return raw;
-    },
+    parse: plainLine(200),
   },
   OCP_FEDERATION_SIGNATURE_WINDOW_SECONDS: {
     doc: 'Federation: how far the "created" time of a signed request from a peer may be from now, in seconds.',
