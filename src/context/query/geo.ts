@@ -243,16 +243,18 @@ export function compileGeoQuery(geo: GeoQuery, ctx: CompileContext, fromView = f
   const box = ([x1, y1, x2, y2]: [number, number, number, number]) =>
     `box(point(${num(x1)}, ${num(y1)}), point(${num(x2)}, ${num(y2)}))`;
   const attr = `${ctx.param(ctx.expand(geo.geoproperty))}::text`;
-  // `index`: conditions only the geo index can answer (its bounding-box pre-filter);
+  // `index`: conditions only the geo index can answer (its bounding-box pre-filter), built
+  // only when used so that no parameter is bound without a reference to it;
   // `exact`: the predicates on the geometry `g.geom` itself.
-  const index: string[] = [];
+  const index: (() => string)[] = [];
   const exact: string[] = [];
   if (geo.georel === 'near') {
     const [lon, lat] = geo.geometry.coordinates as Position;
     const dist = `ngsi_geo_distance(g.geom, ${num(lon)}, ${num(lat)})`;
-    if (geo.maxDistance !== undefined) {
-      index.push(`g.bbox && ${box(nearBox(lon, lat, geo.maxDistance))}`);
-      exact.push(`${dist} <= ${num(geo.maxDistance)}`);
+    const max = geo.maxDistance;
+    if (max !== undefined) {
+      index.push(() => `g.bbox && ${box(nearBox(lon, lat, max))}`);
+      exact.push(`${dist} <= ${num(max)}`);
     }
     if (geo.minDistance !== undefined) exact.push(`${dist} >= ${num(geo.minDistance)}`);
   } else {
@@ -260,7 +262,7 @@ export function compileGeoQuery(geo: GeoQuery, ctx: CompileContext, fromView = f
     const test = `${FUNCTION[geo.georel]}(g.geom, ${reference})`;
     // Disjoint: a box that misses proves disjointness; a box that overlaps proves nothing.
     if (geo.georel !== 'disjoint') {
-      index.push(`g.bbox && ${box(geo.bbox)}`);
+      index.push(() => `g.bbox && ${box(geo.bbox)}`);
       exact.push(test);
     } else exact.push(fromView ? test : `(NOT (g.bbox && ${box(geo.bbox)}) OR ${test})`);
   }
@@ -276,7 +278,7 @@ export function compileGeoQuery(geo: GeoQuery, ctx: CompileContext, fromView = f
     `g.tenant = ${ctx.tenantSql}`,
     `g.entity_id = ${ctx.alias}.id`,
     `g.attr = ${attr}`,
-    ...index,
+    ...index.map((condition) => condition()),
     ...exact,
   ];
   return `EXISTS (SELECT 1 FROM ngsi_entity_geo AS g WHERE ${conditions.join(' AND ')})`;

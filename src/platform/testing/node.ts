@@ -9,7 +9,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
     OCP_DATABASE_URL: 'memory:',
     OCP_PORT: '0',
     OCP_MQTT_PORT: '0',
-    OCP_LOG_LEVEL: 'silent',
+    OCP_LOG_LEVEL: process.env.OCP_TEST_LOG_LEVEL ?? 'silent',
     OCP_PUBLIC_URL: 'http://ocp.test',
     ...env,
   });
