@@ -182,15 +182,18 @@ export class Distributor implements DistributedReads {
         : typeof input.context === 'string'
           ? input.context
           : await this.resolver.linkFor(input.context);
+    const decision = await this.authorizers.authorize({
+      method: 'GET',
+      url,
+      actor: input.request.actor,
+      purpose: purposeOf(input.request),
+      tenant,
+    });
+    // Not sent, so not a failure of the source: no cooldown, nothing recorded.
+    if (!decision.ok) return { ok: false, warning: warning(match, `not sent: ${decision.reason}`) };
     const headers: Record<string, string> = {
       accept: 'application/json',
-      ...(await this.authorizers.headersFor({
-        method: 'GET',
-        url,
-        actor: input.request.actor,
-        purpose: purposeOf(input.request),
-        tenant,
-      })),
+      ...decision.headers,
       via: [...via, `1.1 ${this.options.nodeName}`].join(', '),
     };
     if (contextUrl) {

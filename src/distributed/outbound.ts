@@ -1,11 +1,12 @@
 /**
  * The seam through which every request this node sends to a registered context source
- * gets its headers of identity. Distributed operations call `headersFor` for each
- * outgoing request; the default forwards only what says *for whom and why* (the
- * caller's purpose and tenant) and nothing secret — the caller's own bearer token is
- * never forwarded to a third party. Another feature (federation) installs its own
- * authorizer, e.g. one that signs requests to peers (RFC 9421) and adds a peer token
- * for the caller's organisation, through `outboundAuthorizersOf(app).install(...)`.
+ * gets its headers of identity — or is not sent at all. Distributed operations call
+ * `authorize` for each outgoing request; the default forwards only what says *for whom
+ * and why* (the caller's purpose and tenant) and nothing secret — the caller's own bearer
+ * token is never forwarded to a third party. Another feature (federation) installs its
+ * own authorizer, e.g. one that signs requests to peers (RFC 9421), adds a peer token for
+ * the caller's organisation, and refuses to send anything to a peer whose peering is not
+ * active, through `outboundAuthorizersOf(app).install(...)`.
  */
 import type { Actor } from '../platform/http/access.js';
 
@@ -18,17 +19,26 @@ export interface OutboundRequest {
   tenant: string;
 }
 
+/** Send with these headers, or do not send (the caller reports `reason` as a warning). */
+export type OutboundDecision =
+  { ok: true; headers: Record<string, string> } | { ok: false; reason: string };
+
 export interface OutboundRequestAuthorizer {
-  headersFor(req: OutboundRequest): Promise<Record<string, string>>;
+  authorize(req: OutboundRequest): Promise<OutboundDecision>;
 }
 
-/** Forwards OCP-Purpose and NGSILD-Tenant; no credentials. */
+/** OCP-Purpose and NGSILD-Tenant of a request; no credentials. */
+export function defaultHeaders(req: OutboundRequest): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (req.purpose !== null) headers['OCP-Purpose'] = req.purpose;
+  if (req.tenant !== '') headers['NGSILD-Tenant'] = req.tenant;
+  return headers;
+}
+
+/** Sends everything, with the default headers only. */
 export const defaultOutboundAuthorizer: OutboundRequestAuthorizer = {
-  async headersFor(req) {
-    const headers: Record<string, string> = {};
-    if (req.purpose !== null) headers['OCP-Purpose'] = req.purpose;
-    if (req.tenant !== '') headers['NGSILD-Tenant'] = req.tenant;
-    return headers;
+  async authorize(req) {
+    return { ok: true, headers: defaultHeaders(req) };
   },
 };
 
@@ -50,11 +60,12 @@ export class OutboundAuthorizerRegistry {
     this.installed = authorizer;
   }
 
-  /** Headers for one request: the installed authorizer's, with the defaults underneath. */
-  async headersFor(req: OutboundRequest): Promise<Record<string, string>> {
-    const base = await defaultOutboundAuthorizer.headersFor(req);
-    if (this.installed === defaultOutboundAuthorizer) return base;
-    return { ...base, ...(await this.installed.headersFor(req)) };
+  /** The installed authorizer's decision, with the default headers underneath its own. */
+  async authorize(req: OutboundRequest): Promise<OutboundDecision> {
+    const base = defaultHeaders(req);
+    if (this.installed === defaultOutboundAuthorizer) return { ok: true, headers: base };
+    const decision = await this.installed.authorize(req);
+    return decision.ok ? { ok: true, headers: { ...base, ...decision.headers } } : decision;
   }
 }
 

@@ -5,18 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { identityFeature } from '../identity/identity.feature.js';
 import { adminToken, bearer, createClient } from '../identity/identity.testing.js';
-import { opsFeature } from '../ops/ops.routes.js';
-import { governanceFeature } from '../governance/governance.feature.js';
 import { systemClock } from '../platform/clock.js';
 import { testBackends } from '../platform/testing/database.js';
-import { startTestNode, type TestNode } from '../platform/testing/node.js';
+import type { TestNode } from '../platform/testing/node.js';
 import { signDescriptor, verifyDescriptor, type NodeDescriptor } from './descriptor.js';
-import { federationFeature } from './federation.feature.js';
+import { fingerprintOfNode, startFederatedNode } from './federation.testing.js';
 import { signRequest, verifyRequestSignature } from './http-signatures.js';
 import { fingerprintOf, NodeKeys, type NodeKey } from './node-keys.js';
 import { PEER_TOKEN_TYPE } from './peer-tokens.js';
@@ -124,44 +120,6 @@ describe('signature formats', () => {
     assert.equal(verifyDescriptor(altered, key.fingerprint).ok, false);
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-export async function startFederatedNode(
-  backend: 'pglite' | 'postgres',
-  name: string,
-  features = [opsFeature, identityFeature, federationFeature, governanceFeature],
-): Promise<TestNode> {
-  const port = await freePort();
-  return startTestNode({
-    backend,
-    mqtt: 'off',
-    features,
-    env: {
-      OCP_PORT: String(port),
-      OCP_PUBLIC_URL: `http://127.0.0.1:${port}`,
-      OCP_NODE_NAME: name,
-      OCP_BOOTSTRAP_ADMIN_SECRET: 'bootstrap-secret-for-tests-0123456789',
-      OCP_RATE_LIMIT: 'off',
-      OCP_FETCH_ALLOW_PRIVATE: 'true',
-      OCP_FETCH_TIMEOUT_MS: '30000',
-    },
-  });
-}
-
-async function fingerprintOfNode(node: TestNode): Promise<string> {
-  return (await new NodeKeys(node.platform.db, systemClock).active()).fingerprint;
-}
 
 async function ledgerTypes(node: TestNode): Promise<string[]> {
   const { rows } = await node.platform.db.query<{ type: string }>(

@@ -2,10 +2,15 @@
  * The federation's outbound authorizer for distributed operations: a request to a URL
  * of an active peer is signed with this node's key (RFC 9421) and carries a peer token
  * for the caller's organisation, so the peer applies its governance to the original
- * consumer. Requests anywhere else get the default headers only (purpose and tenant).
+ * consumer. A request to a peer whose peering is not active (pending, suspended — by
+ * either side) is not sent at all: sending it unsigned would let it through as an
+ * anonymous read, and the caller is better told that the peer did not answer. The peer
+ * table is read on every request, so a suspension applies to the very next one. Requests
+ * anywhere else get the default headers only (purpose and tenant).
  */
 import {
-  defaultOutboundAuthorizer,
+  defaultHeaders,
+  type OutboundDecision,
   type OutboundRequest,
   type OutboundRequestAuthorizer,
 } from '../distributed/outbound.js';
@@ -23,10 +28,13 @@ export class FederationOutboundAuthorizer implements OutboundRequestAuthorizer {
     private readonly clock: Clock,
   ) {}
 
-  async headersFor(req: OutboundRequest): Promise<Record<string, string>> {
-    const headers = await defaultOutboundAuthorizer.headersFor(req);
+  async authorize(req: OutboundRequest): Promise<OutboundDecision> {
+    const headers = defaultHeaders(req);
     const peer = await this.directory.peerByUrl(req.url);
-    if (!peer || peer.status !== 'active') return headers;
+    if (!peer) return { ok: true, headers };
+    if (peer.status !== 'active') {
+      return { ok: false, reason: `the peering with ${peer.name} is ${peer.status}` };
+    }
     const minted = await this.tokens.mint(req.actor, peer, req.purpose);
     if (minted.ok) headers.Authorization = `Bearer ${minted.token}`;
     const signature = signRequest(
@@ -40,10 +48,13 @@ export class FederationOutboundAuthorizer implements OutboundRequestAuthorizer {
       this.clock.now(),
     );
     return {
-      ...headers,
-      ...(signature['content-digest'] ? { 'Content-Digest': signature['content-digest'] } : {}),
-      'Signature-Input': signature['signature-input']!,
-      Signature: signature.signature!,
+      ok: true,
+      headers: {
+        ...headers,
+        ...(signature['content-digest'] ? { 'Content-Digest': signature['content-digest'] } : {}),
+        'Signature-Input': signature['signature-input']!,
+        Signature: signature.signature!,
+      },
     };
   }
 }
