@@ -3,6 +3,7 @@ import { consultationsFeature } from './consultations/consultations.feature.js';
 import { contextFeature } from './context/context.feature.js';
 import { devicesFeature } from './devices/devices.feature.js';
 import { distributedFeature } from './distributed/distributed.feature.js';
+import { federationFeature } from './federation/federation.feature.js';
 import { witnessFeature } from './federation/witness/witness.feature.js';
 import { governanceFeature } from './governance/governance.feature.js';
 import { identityFeature } from './identity/identity.feature.js';
@@ -18,6 +19,7 @@ import { temporalFeature } from './temporal/temporal.feature.js';
 export const features: readonly Feature[] = [
   opsFeature,
   identityFeature,
+  federationFeature,
   ledgerFeature,
   governanceFeature,
   contextFeature,

@@ -6,6 +6,7 @@ import { ADMIN_SECRET, adminToken, bearer, createClient } from '../identity/iden
 import { opsFeature } from '../ops/ops.routes.js';
 import type { Clock } from '../platform/clock.js';
 import type { Role } from '../platform/http/access.js';
+import type { Feature } from '../platform/http/server.js';
 import type { Backend } from '../platform/testing/database.js';
 import { startTestNode, type TestNode } from '../platform/testing/node.js';
 import { subscriptionsFeature } from '../subscriptions/subscriptions.feature.js';
@@ -17,7 +18,13 @@ export { bearer };
 /** Without the ledger feature, so tests can read the queued ledger events. */
 export async function startGovernanceNode(
   backend: Backend,
-  options: { clock?: Clock; env?: Record<string, string>; mqtt?: 'embedded' | 'off' } = {},
+  options: {
+    clock?: Clock;
+    env?: Record<string, string>;
+    mqtt?: 'embedded' | 'off';
+    /** Features mounted after the governed read paths (e.g. the catalog). */
+    features?: Feature[];
+  } = {},
 ): Promise<TestNode> {
   return startTestNode({
     backend,
@@ -30,6 +37,7 @@ export async function startGovernanceNode(
       contextFeature,
       temporalFeature,
       subscriptionsFeature,
+      ...(options.features ?? []),
     ],
     ...(options.clock ? { clock: options.clock } : {}),
     env: {

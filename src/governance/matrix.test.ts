@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
+import { catalogFeature } from '../catalog/catalog.feature.js';
 import { testBackends } from '../platform/testing/database.js';
 import { eventually, startReceiver, type Receiver } from '../subscriptions/receiver.testing.js';
 import type { TestNode } from '../platform/testing/node.js';
@@ -77,9 +78,14 @@ for (const backend of testBackends()) {
   describe(`governance authorization matrix (${backend})`, () => {
     let node: TestNode;
     let who: Record<Who, Caller | null>;
+    /** Dataset ids and the entities each covers, for the catalog preview cells. */
+    const datasets: { id: string; ids: string[] }[] = [];
     before(async () => {
       // The embedded broker: MQTT notifications go through the same delivery-time check.
-      node = await startGovernanceNode(backend, { mqtt: 'embedded' });
+      node = await startGovernanceNode(backend, {
+        mqtt: 'embedded',
+        features: [catalogFeature],
+      });
       const c = await callers(node, {
         publisher: ['publisher', 'steward'],
         unrelated: ['consumer'],
@@ -98,7 +104,7 @@ for (const backend of testBackends()) {
         ...MISC,
       ]);
       assert.equal(created.statusCode, 201, created.body);
-      await createDataset(node, pub, {
+      const open = await createDataset(node, pub, {
         types: ['Bench'],
         classification: 'open',
         transforms: { dropAttrs: ['secretNote'] },
@@ -113,6 +119,11 @@ for (const backend of testBackends()) {
         classification: 'personal',
         policy: policy(['research', 'education']),
       });
+      datasets.push(
+        { id: open, ids: ids(BENCH) },
+        { id: restricted, ids: ids(PARKING) },
+        { id: personal, ids: ids(PERSON) },
+      );
       for (const ds of [restricted, personal]) {
         await grantAccess(node, c.granted, pub, ds, 'research');
         await grantAccess(node, c.otherPurpose, pub, ds, 'education');
@@ -304,6 +315,40 @@ for (const backend of testBackends()) {
           assert.equal(res.headers['ngsild-results-count'], String(want.ids.length));
           const bench = body.find((e) => e.id === 'urn:ngsi-ld:Bench:1')!;
           if (!want.owner) assert.equal('secretNote' in bench, false, 'no dropped attributes');
+        });
+
+        it('temporal aggregation: buckets of visible entities only', async () => {
+          const res = await read(
+            who[name],
+            `/temporal/entities?type=${TYPES}&attrs=tick&timeproperty=modifiedAt&timerel=after` +
+              '&timeAt=2000-01-01T00:00:00Z' +
+              '&options=aggregatedValues&aggrMethods=totalCount&aggrPeriodDuration=P1Y&limit=100',
+          );
+          assert.equal(res.statusCode, 200, res.body);
+          const body = res.json() as { id: string; tick: { totalCount: [number][] } }[];
+          assert.deepEqual(ids(body), want.ids);
+          for (const e of body) {
+            const total = e.tick.totalCount.reduce((sum, [n]) => sum + n, 0);
+            assert.ok(total >= 1, `${e.id}: ${JSON.stringify(e.tick)}`);
+          }
+        });
+
+        it('catalog preview: the dataset’s entities as this caller’s query reads them', async () => {
+          for (const ds of datasets) {
+            const res = await call(
+              node,
+              who[name],
+              'GET',
+              `/api/v1/catalog/datasets/${ds.id}/preview?limit=50`,
+              undefined,
+              { 'ocp-purpose': 'research' },
+            );
+            assert.equal(res.statusCode, 200, `${ds.id}: ${res.body}`);
+            const visible = ds.ids.filter((id) => want.ids.includes(id));
+            const body = res.json() as { total: number; entities: { id: string }[] };
+            assert.deepEqual(ids(body.entities), visible, ds.id);
+            assert.equal(body.total, visible.length, ds.id);
+          }
         });
 
         it('filters on hidden attributes match nothing', async () => {
