@@ -22,13 +22,39 @@ import {
 } from './registration.repository.js';
 import type { Queryable } from '../platform/db/database.js';
 
+/**
+ * Told of every registration change inside its transaction (`before` null: created;
+ * `after` null: deleted), e.g. to queue context source notifications with it.
+ */
+export type RegistrationListener = (
+  tx: Queryable,
+  tenant: string,
+  before: RegistrationRecord | null,
+  after: RegistrationRecord | null,
+) => Promise<void>;
+
 export class RegistrationService {
+  private readonly listeners: RegistrationListener[] = [];
+
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
     private readonly resolver: ContextResolver,
     private readonly fetcher: GuardedFetcher,
   ) {}
+
+  onChange(listener: RegistrationListener): void {
+    this.listeners.push(listener);
+  }
+
+  private async changed(
+    tx: Queryable,
+    tenant: string,
+    before: RegistrationRecord | null,
+    after: RegistrationRecord | null,
+  ): Promise<void> {
+    for (const listener of this.listeners) await listener(tx, tenant, before, after);
+  }
 
   private async parse(
     body: unknown,
@@ -76,6 +102,7 @@ export class RegistrationService {
       if (!(await insertRegistration(tx, tenant, parsed, context, this.clock.now()))) {
         throw alreadyExists(`A registration with id ${parsed.id} already exists`);
       }
+      await this.changed(tx, tenant, null, await getRegistration(tx, tenant, parsed.id));
       return parsed.id;
     });
   }
@@ -127,11 +154,16 @@ export class RegistrationService {
       const parsed = await this.parse(merged, ctx, id);
       await this.assertNoConflict(tx, tenant, parsed);
       await updateRegistration(tx, tenant, parsed, ctx, this.clock.now());
+      await this.changed(tx, tenant, stored, await getRegistration(tx, tenant, id));
     });
   }
 
   async delete(tenant: string, id: string): Promise<void> {
-    const gone = await this.db.transaction((tx) => deleteRegistration(tx, tenant, id));
+    const gone = await this.db.transaction(async (tx) => {
+      const record = await deleteRegistration(tx, tenant, id);
+      if (record) await this.changed(tx, tenant, record, null);
+      return record;
+    });
     if (!gone) throw notFound(`Registration ${id} was not found`);
   }
 }
