@@ -245,6 +245,112 @@ for (const backend of testBackends()) {
       }
     });
 
+    test('temporal: query and retrieve merge instances by entity and attribute', async () => {
+      const gauge = (id: string, values: [number, string][]) => ({
+        id: `urn:ngsi-ld:Gauge:${id}`,
+        type: 'Gauge',
+        level: values.map(([value, observedAt]) => ({ type: 'Property', value, observedAt })),
+      });
+      const history = async (node: TestNode, body: object, token?: string) => {
+        const res = await node.app.inject({
+          method: 'POST',
+          url: '/ngsi-ld/v1/temporal/entities',
+          headers: { ...json, ...(token ? bearer(token) : {}) },
+          payload: body,
+        });
+        assert.equal(res.statusCode, 201, res.body);
+      };
+      const day = (d: number) => `2026-01-0${d}T00:00:00.000Z`;
+      await history(
+        a,
+        gauge('1', [
+          [1, day(1)],
+          [3, day(3)],
+        ]),
+        admin,
+      );
+      await history(
+        b,
+        gauge('1', [
+          [2, day(2)],
+          [4, day(4)],
+        ]),
+      );
+      await history(b, gauge('2', [[5, day(5)]]));
+      const created = await register(a, {
+        information: [{ entities: [{ type: 'Gauge' }] }],
+        endpoint: b.url,
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      const read = async (path: string) => {
+        const res = await a.app.inject({
+          url: `/ngsi-ld/v1/temporal/entities${path}`,
+          headers: bearer(admin),
+        });
+        assert.ok([200, 404].includes(res.statusCode), res.body);
+        return res;
+      };
+      const since = 'timerel=after&timeAt=2025-12-31T00:00:00Z';
+      type Instance = { value: number; observedAt: string };
+      try {
+        const q = await read(`?type=Gauge&${since}&count=true`);
+        const list = q.json() as { id: string; level: Instance[] | Instance }[];
+        assert.deepEqual(
+          list.map((e) => e.id),
+          ['urn:ngsi-ld:Gauge:1', 'urn:ngsi-ld:Gauge:2'],
+        );
+        assert.deepEqual(
+          (list[0]!.level as Instance[]).map((i) => [i.value, i.observedAt]),
+          [1, 2, 3, 4].map((v) => [v, day(v)]),
+          'instances of both nodes, in time order',
+        );
+        assert.equal(q.headers['ngsild-results-count'], '2');
+        assert.equal(q.headers['ngsild-warning'], undefined);
+
+        const simplified = await read(`?type=Gauge&${since}&options=temporalValues&lastN=3`);
+        const values = (simplified.json()[0].level as { values: [number, string][] }).values;
+        assert.deepEqual(
+          values.map(([v]) => v),
+          [2, 3, 4],
+          'lastN applies to the merged values',
+        );
+
+        const one = await read(`/urn:ngsi-ld:Gauge:1?${since}`);
+        assert.equal(one.statusCode, 200);
+        assert.equal((one.json().level as Instance[]).length, 4);
+        const remoteOnly = await read(`/urn:ngsi-ld:Gauge:2?${since}`);
+        assert.equal(remoteOnly.statusCode, 200, remoteOnly.body);
+        assert.equal(remoteOnly.json().level[0].value, 5);
+        assert.equal((await read(`/urn:ngsi-ld:Gauge:3?${since}`)).statusCode, 404);
+
+        const local = await read(`?type=Gauge&${since}&local=true`);
+        assert.deepEqual(
+          (local.json() as { id: string }[]).map((e) => e.id),
+          ['urn:ngsi-ld:Gauge:1'],
+        );
+
+        // Aggregates over partial histories cannot be combined: one source's are kept.
+        const sums = await read(`?type=Gauge&${since}&options=aggregatedValues&aggrMethods=sum`);
+        assert.equal(sums.json()[0].level.sum[0][0], 4, 'A’s own sum, 1 + 3');
+        assert.match(String(sums.headers['ngsild-warning']), /aggregates of level/);
+      } finally {
+        await remove(created.headers.location as string);
+      }
+
+      const down = await register(a, {
+        information: [{ entities: [{ type: 'Gauge' }] }],
+        endpoint: 'http://127.0.0.1:9',
+        management: { timeout: 500 },
+      });
+      try {
+        const q = await read(`?type=Gauge&${since}`);
+        assert.equal((q.json() as unknown[]).length, 1);
+        assert.match(String(q.headers['ngsild-warning']), /^199 \S+ "source failed/);
+      } finally {
+        await remove(down.headers.location as string);
+      }
+    });
+
     test('validation errors are NGSI-LD problem details and change nothing', async () => {
       const cases: object[] = [
         { information: [{ entities: [{ type: 'Sensor' }] }] },

@@ -23,6 +23,7 @@ import type {
   DistributedReads,
   DistributedRetrieveInput,
   DistributedResult,
+  DistributedTemporalInput,
 } from '../context/entities/distributed-reads.js';
 import { commaList, purposeOf, tenantOf } from '../context/ngsi-request.js';
 import { parseEntity, type Instance, type StoredEntity } from '../context/entities/entity.model.js';
@@ -38,6 +39,7 @@ import {
   type RequestSelector,
 } from './registration.match.js';
 import { listRegistrations, recordOutcome } from './registration.repository.js';
+import { mergeTemporalEntity, temporalOptionsOf } from './temporal-merge.js';
 
 export interface DistributorOptions {
   /** This node's name in Via headers (RFC 9110 received-by). */
@@ -59,6 +61,31 @@ const FORWARDED = [
   'geoproperty',
   'datasetId',
 ] as const;
+
+/** Temporal parameters passed on too, so every source answers in the same shape. */
+const FORWARDED_TEMPORAL = [
+  'timerel',
+  'timeAt',
+  'endTimeAt',
+  'timeproperty',
+  'lastN',
+  'options',
+  'format',
+  'aggrMethods',
+  'aggrPeriodDuration',
+  'pick',
+  'omit',
+  'lang',
+] as const;
+
+type Json = Record<string, unknown>;
+
+interface TemporalAnswer {
+  match: Match;
+  entities: Json[];
+  total: number | null;
+  complete: boolean;
+}
 
 interface SourceAnswer {
   match: Match;
@@ -204,7 +231,7 @@ export class Distributor implements DistributedReads {
     try {
       const response = await this.fetcher.request(url, { headers, timeoutMs });
       outcome =
-        response.status === 200 || response.status === 404
+        response.status === 200 || response.status === 206 || response.status === 404
           ? { ok: true, status: response.status, body: response.body, headers: response.headers }
           : { ok: false, warning: warning(match, `source answered ${response.status}`) };
     } catch (error) {
@@ -417,5 +444,165 @@ export class Distributor implements DistributedReads {
     const answers = remote.filter((a): a is SourceAnswer => a !== null);
     const merged = this.merge(local ? [local] : [], answers, matches);
     return { value: merged[0] ?? null, warnings };
+  }
+  /** Local temporal entities with what authoritative sources cover removed (rendered). */
+  private temporalWithoutAuthoritative(local: Json[], matches: Match[], map: TermMap): Json[] {
+    const authoritative = matches.filter(
+      (m) => m.registration.mode === 'exclusive' || m.registration.mode === 'redirect',
+    );
+    if (authoritative.length === 0) return local;
+    const out: Json[] = [];
+    for (const entity of local) {
+      const id = String(entity.id);
+      const types = (Array.isArray(entity.type) ? entity.type : [entity.type])
+        .filter((t): t is string => typeof t === 'string')
+        .map((t) => map.expand(t));
+      let e = entity;
+      let dropped = false;
+      for (const m of authoritative) {
+        if (!coveredEntity(m.infos, id, types)) continue;
+        const attrs = coveredAttrs(m.infos, id, types);
+        if (attrs === null) {
+          dropped = true;
+          break;
+        }
+        e = { ...e };
+        for (const a of attrs) delete e[map.compact(a)];
+      }
+      if (!dropped) out.push(e);
+    }
+    return out;
+  }
+
+  /**
+   * Temporal query (`id` null) or retrieve, fanned out like `query` and `retrieve`; the
+   * sources answer in the caller's @context and representation and are merged by entity
+   * id and attribute (temporal-merge.ts).
+   */
+  async temporal(
+    input: DistributedTemporalInput,
+  ): Promise<DistributedResult<{ entities: Json[]; total: number | null }>> {
+    const { request, params, map, page, id } = input;
+    const via = this.viaOf(request, params);
+    const matches = via.forward
+      ? await this.matches(
+          request,
+          id === null ? 'queryTemporal' : 'retrieveTemporal',
+          this.selectorOf(params, map, id === null ? undefined : [id]),
+        )
+      : [];
+    if (matches.length === 0) {
+      const result = await input.local(page);
+      input.observe(result.entities.map((e) => String(e.id)));
+      return { value: result, warnings: [] };
+    }
+    const window = id === null ? page.offset + page.limit : 1;
+    if (window > MAX_LIMIT) {
+      throw new AppError(
+        'too_many_results',
+        `A distributed query pages through at most ${MAX_LIMIT} entities (offset + limit)`,
+      );
+    }
+    const warnings: string[] = [];
+    const [local, ...remote] = await Promise.all([
+      input.local(id === null ? { limit: window, offset: 0, count: page.count } : page),
+      ...matches.map(async (match): Promise<TemporalAnswer | null> => {
+        const qs = this.forwardQuery(params, match, map);
+        for (const name of FORWARDED_TEMPORAL) {
+          const value = params[name];
+          if (value !== undefined) qs.set(name, value);
+        }
+        if (id === null) {
+          qs.set('limit', String(Math.max(window, 1)));
+          if (page.count) qs.set('count', 'true');
+        } else {
+          qs.delete('id');
+          qs.delete('type');
+        }
+        const path = id === null ? '/temporal/entities' : `/temporal/entities/${entityPath(id)}`;
+        const got = await this.fetchFrom(match, path, qs, input, via.entries);
+        if (!got.ok) {
+          warnings.push(got.warning);
+          return null;
+        }
+        if (got.status === 404) return { match, entities: [], total: 0, complete: true };
+        let body: unknown;
+        try {
+          body = JSON.parse(got.body);
+        } catch {
+          body = null;
+        }
+        const items = id === null ? body : [body];
+        if (!Array.isArray(items)) {
+          warnings.push(warning(match, 'source answered no temporal entity list'));
+          return null;
+        }
+        const entities = items
+          .slice(0, MAX_LIMIT)
+          .filter(
+            (e): e is Json =>
+              typeof e === 'object' &&
+              e !== null &&
+              !Array.isArray(e) &&
+              typeof (e as Json).id === 'string' &&
+              (id === null || (e as Json).id === id),
+          )
+          .map(({ '@context': _context, ...rest }) => rest);
+        const count = Number(got.headers.get('ngsild-results-count'));
+        return {
+          match,
+          entities,
+          total: Number.isFinite(count) && got.headers.has('ngsild-results-count') ? count : null,
+          complete: items.length < Math.max(window, 1),
+        };
+      }),
+    ]);
+    const answers = remote.filter((a): a is TemporalAnswer => a !== null);
+    const byId = new Map<string, Json>();
+    for (const e of this.temporalWithoutAuthoritative(local.entities, matches, map)) {
+      byId.set(String(e.id), structuredClone(e));
+    }
+    const add = (answer: TemporalAnswer, fillOnly: boolean) => {
+      const options = temporalOptionsOf(params, fillOnly);
+      for (const e of answer.entities) {
+        const there = byId.get(String(e.id));
+        if (!there) {
+          byId.set(String(e.id), structuredClone(e));
+          continue;
+        }
+        for (const attr of mergeTemporalEntity(there, e, options)) {
+          warnings.push(
+            warning(answer.match, `aggregates of ${attr} also came from another source; left out`),
+          );
+        }
+      }
+    };
+    for (const mode of ['exclusive', 'redirect', 'inclusive']) {
+      for (const a of answers) if (a.match.registration.mode === mode) add(a, false);
+    }
+    for (const a of answers) if (a.match.registration.mode === 'auxiliary') add(a, true);
+    const merged = [...byId.values()].sort((a, b) =>
+      String(a.id) < String(b.id) ? -1 : String(a.id) > String(b.id) ? 1 : 0,
+    );
+    const pageEntities = id === null ? merged.slice(page.offset, page.offset + page.limit) : merged;
+    const localIds = new Set(local.entities.map((e) => String(e.id)));
+    input.observe(pageEntities.map((e) => String(e.id)).filter((i) => localIds.has(i)));
+    let total: number | null = null;
+    if (id === null && page.count) {
+      const localComplete = local.total !== null && local.total <= window;
+      if (localComplete && answers.every((a) => a.complete)) total = merged.length;
+      else {
+        // As for entity queries: an upper bound when not every source was read to the end.
+        const overlaps = answers.reduce(
+          (n, a) => n + a.entities.filter((e) => localIds.has(String(e.id))).length,
+          0,
+        );
+        total =
+          (local.total ?? 0) +
+          answers.reduce((n, a) => n + (a.total ?? a.entities.length), 0) -
+          overlaps;
+      }
+    }
+    return { value: { entities: pageEntities, total }, warnings };
   }
 }

@@ -33,7 +33,11 @@ export const temporalFeature: Feature = {
     await app.register(
       async (scope) => {
         registerNgsiLdMediaTypes(scope, { mergePatch: false });
-        registerTemporalRoutes(scope, { resolver: app.ngsiContexts, service });
+        registerTemporalRoutes(scope, {
+          resolver: app.ngsiContexts,
+          service,
+          distributed: app.ngsiDistributed,
+        });
       },
       { prefix: NGSI_LD_PREFIX },
     );

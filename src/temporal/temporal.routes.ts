@@ -10,7 +10,9 @@ import {
   parseAttributeFragment,
   parseEntity,
   type Instance,
+  type StoredEntity,
 } from '../context/entities/entity.model.js';
+import type { DistributedSlot } from '../context/entities/distributed-reads.js';
 import type { EntityQuery } from '../context/entities/entity.query.js';
 import {
   checkEntityId,
@@ -168,7 +170,12 @@ function datasetIdsOf(raw: string | undefined): string[] | undefined {
 
 export function registerTemporalRoutes(
   app: App,
-  deps: { resolver: ContextResolver; service: TemporalService },
+  deps: {
+    resolver: ContextResolver;
+    service: TemporalService;
+    /** Registered context sources (distributed operations), when that feature is mounted. */
+    distributed?: DistributedSlot;
+  },
 ): void {
   const { resolver, service } = deps;
 
@@ -210,24 +217,7 @@ export function registerTemporalRoutes(
       ? { limit: 1, offset: 0, count: false }
       : paginationOf({ limit: params.limit, offset: params.offset, count: params.count });
     const visibility = visibilityOf(request);
-    const result = await service.query({
-      // attrs also selects entities (those having one of them), except for one entity by id.
-      query: {
-        ...query,
-        tenant: tenantOf(request),
-        visibility,
-        map,
-        attrs: single ? undefined : attrs,
-      },
-      page,
-      temporal,
-      options,
-      attrs,
-      datasetIds: datasetIdsOf(params.datasetId),
-    });
-    if (single && result.entities.length === 0) {
-      throw notFoundEntity(single);
-    }
+    const tenant = tenantOf(request);
     const render = {
       representation: options.representation,
       sysAttrs: options.sysAttrs,
@@ -239,14 +229,66 @@ export function registerTemporalRoutes(
       omitMembers: members(omit, map),
       lang: params.lang,
     };
-    const bodies = result.entities.map((e) => renderTemporalEntity(e, map, render));
-    if (result.total !== null) reply.header('NGSILD-Results-Count', String(result.total));
+    const local = async (p: typeof page, v: typeof visibility) => {
+      const result = await service.query({
+        // attrs also selects entities (those having one of them), except for one entity by id.
+        query: { ...query, tenant, visibility: v, map, attrs: single ? undefined : attrs },
+        page: p,
+        temporal,
+        options,
+        attrs,
+        datasetIds: datasetIdsOf(params.datasetId),
+      });
+      return {
+        ...result,
+        bodies: result.entities.map((e) => renderTemporalEntity(e, map, render)),
+      };
+    };
+    // Registered context sources answer GET queries and retrieves too (distributed
+    // operations); the POST query form is answered locally.
+    const distributed = request.method === 'GET' ? deps.distributed?.current : null;
+    let bodies: Record<string, unknown>[];
+    let total: number | null;
+    let range: Awaited<ReturnType<typeof local>>['range'] = null;
+    if (distributed) {
+      // Read without metering; only the local entities that make the page are metered.
+      const unmetered = visibility.all ? visibility : { ...visibility, onRead: undefined };
+      const seen = new Map<string, StoredEntity>();
+      const answer = await distributed.temporal({
+        request,
+        params: request.query as Record<string, string | undefined>,
+        map,
+        context,
+        id: single,
+        page,
+        local: async (p) => {
+          const result = await local(p, unmetered);
+          for (const e of result.entities) seen.set(e.entity.id, e.entity);
+          range = result.range;
+          return { entities: result.bodies, total: result.total };
+        },
+        observe: (ids) => {
+          const found = ids.flatMap((id) => seen.get(id) ?? []);
+          if (!visibility.all && found.length > 0) visibility.onRead?.(tenant, found);
+        },
+      });
+      if (answer.warnings.length > 0) reply.header('NGSILD-Warning', answer.warnings);
+      ({ entities: bodies, total } = answer.value);
+    } else {
+      const result = await local(page, visibility);
+      ({ bodies, total, range } = result);
+    }
+    if (single && bodies.length === 0) {
+      throw notFoundEntity(single);
+    }
+    if (total !== null) reply.header('NGSILD-Results-Count', String(total));
     let status = 200;
-    if (result.range) {
+    if (range) {
+      const r = range as { start: Date; end: Date; size: number | '*' };
       status = 206;
       reply.header(
         'Content-Range',
-        `date-time ${result.range.start.toISOString()}-${result.range.end.toISOString()}/${result.range.size}`,
+        `date-time ${r.start.toISOString()}-${r.end.toISOString()}/${r.size}`,
       );
     }
     const responseContext =

@@ -1,6 +1,6 @@
 /**
- * The hook through which entity reads reach registered context sources (NGSI-LD
- * distributed operations). The context feature owns an empty slot; the distributed
+ * The hook through which entity and temporal reads reach registered context sources
+ * (NGSI-LD distributed operations). The context feature owns an empty slot; the distributed
  * feature fills it. With the slot empty (or nothing registered) reads are local only.
  */
 import type { FastifyRequest } from 'fastify';
@@ -35,6 +35,24 @@ export interface DistributedRetrieveInput {
   local(): Promise<StoredEntity | null>;
 }
 
+/**
+ * A temporal query (`id` null) or retrieve (`id` set). Temporal entities are merged as
+ * rendered in the caller's @context (the sources are asked with the same @context and
+ * representation), so the hook works on JSON, not on stored rows.
+ */
+export interface DistributedTemporalInput {
+  request: FastifyRequest;
+  params: Record<string, string | undefined>;
+  map: TermMap;
+  context: RequestContext | undefined;
+  id: string | null;
+  page: Page;
+  /** The local answer for a page, rendered, with no metering. */
+  local(page: Page): Promise<{ entities: Record<string, unknown>[]; total: number | null }>;
+  /** Meters the local entities (by id) that are part of the answer. */
+  observe(ids: readonly string[]): void;
+}
+
 export interface DistributedResult<T> {
   value: T;
   /** NGSILD-Warning header values, one per source that did not answer. */
@@ -46,6 +64,9 @@ export interface DistributedReads {
     input: DistributedQueryInput,
   ): Promise<DistributedResult<{ entities: StoredEntity[]; total: number | null }>>;
   retrieve(input: DistributedRetrieveInput): Promise<DistributedResult<StoredEntity | null>>;
+  temporal(
+    input: DistributedTemporalInput,
+  ): Promise<DistributedResult<{ entities: Record<string, unknown>[]; total: number | null }>>;
 }
 
 export interface DistributedSlot {
