@@ -95,6 +95,37 @@ export function readAttrsSql(scope: ReadScope, e: string, param: Param): string 
     ), '{}'::jsonb) END`;
 }
 
+/**
+ * SQL int: the bucket (seconds) to which a non-owner reads the system times of entity `e`
+ * (createdAt, modifiedAt) — NULL when a readable covering dataset shows the entity
+ * untransformed or none coarsens time, else the coarsest observedAt bucket of the
+ * datasets it is read through. Time coarsening hides when things happened; exact write
+ * times would tell the same.
+ */
+function entityBucketSql(scope: ReadScope, e: string, param: Param): string {
+  const granted = grantedSql(scope, 'd', param);
+  return `(SELECT CASE WHEN bool_or(NOT x.transformed) THEN NULL
+              ELSE max((d.transforms->>'observedAtBucketSeconds')::int) END
+       FROM gov_datasets d
+       CROSS JOIN LATERAL (SELECT ${granted} AS granted) AS g
+       CROSS JOIN LATERAL (SELECT (NOT g.granted
+             OR COALESCE((d.transforms->>'applyToGrants')::boolean, FALSE)) AS transformed) AS x
+      WHERE ${covers('d', e)} AND (d.classification = 'open' OR g.granted))`;
+}
+
+/**
+ * SQL select-list fragment: `attrs`, `created_at` and `modified_at` of entity row `e` as
+ * the caller reads them (attributes by `readAttrsSql`, system times floored to the
+ * entity's bucket by `entityBucketSql`; owners read everything as stored).
+ */
+export function readViewSql(scope: ReadScope, e: string, param: Param): string {
+  const owner = scope.org === null ? 'FALSE' : `${e}.owner_org = ${param(scope.org)}`;
+  const time = (col: string) =>
+    `CASE WHEN ${owner} THEN ${e}.${col}
+      ELSE gov_floor_time(${e}.${col}, ${entityBucketSql(scope, e, param)}) END AS ${col}`;
+  return `${readAttrsSql(scope, e, param)} AS attrs, ${time('created_at')}, ${time('modified_at')}`;
+}
+
 /** How the caller reads the history of one attribute of one entity. */
 export interface AttributeView {
   entityId: string;

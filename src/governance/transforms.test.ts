@@ -247,6 +247,33 @@ for (const backend of testBackends()) {
       }
     });
 
+    it('system times (createdAt, modifiedAt) are coarsened like observedAt', async () => {
+      const onBucket = (iso: unknown, what: string) =>
+        assert.equal(Date.parse(iso as string) % (BUCKET * 1000), 0, `${what}: ${String(iso)}`);
+      const query = await get(null, '/entities?type=Tram&options=sysAttrs');
+      assert.equal(query.statusCode, 200, query.body);
+      for (const e of query.json() as Json[]) {
+        onBucket(e.createdAt, 'entity createdAt');
+        onBucket(e.modifiedAt, 'entity modifiedAt');
+        onBucket(e.speed.createdAt, 'attribute createdAt');
+        onBucket(e.speed.modifiedAt, 'attribute modifiedAt');
+      }
+      const history = await get(
+        c.reader,
+        '/temporal/entities?type=Tram&timeproperty=modifiedAt&timerel=after' +
+          '&timeAt=2000-01-01T00:00:00Z&options=sysAttrs',
+      );
+      assert.equal(history.statusCode, 200, history.body);
+      for (const e of history.json() as Json[]) {
+        assert.equal(e.speed.length, SPEED_AT.length);
+        for (const i of e.speed as Json[]) onBucket(i.modifiedAt, 'history modifiedAt');
+      }
+      // The publisher reads its own write times exactly (they are not all on a bucket).
+      const own = await get(c.pub, '/entities?type=Tram&options=sysAttrs');
+      const times = (own.json() as Json[]).flatMap((e) => [e.modifiedAt, e.speed.modifiedAt]);
+      assert.ok(times.some((t) => Date.parse(t as string) % (BUCKET * 1000) !== 0));
+    });
+
     it('geo-queries test the coarsened location, not the exact one', async () => {
       const t = TRAMS[1]!;
       const exact = t.location.at(-1)!.value.coordinates;

@@ -57,9 +57,7 @@ class Params {
  */
 function timeSql(q: TemporalQuery): string {
   const col = `h.${TIME_COLUMN[q.timeproperty]}`;
-  if (q.timeproperty !== 'observedAt') return col;
-  return `(CASE WHEN p.bucket IS NULL THEN ${col}
-      ELSE to_timestamp(floor(extract(epoch FROM ${col}) / p.bucket) * p.bucket) END)`;
+  return `gov_floor_time(${col}, p.bucket)`;
 }
 
 /**
@@ -69,7 +67,6 @@ function timeSql(q: TemporalQuery): string {
  * the time window.
  */
 function boundSql(q: TemporalQuery, value: string): string {
-  if (q.timeproperty !== 'observedAt') return value;
   return `(CASE WHEN p.bucket IS NULL THEN ${value}::timestamptz
       ELSE to_timestamp(ceil(extract(epoch FROM ${value}::timestamptz) / p.bucket) * p.bucket) END)`;
 }
@@ -125,15 +122,14 @@ export async function selectInstances(
   const where = timeConditions(q, p, datasetIds);
   const col = `h.${TIME_COLUMN[q.timeproperty]}`;
   const dir = q.lastN !== undefined ? 'DESC' : 'ASC';
-  const observed = `(CASE WHEN p.bucket IS NULL THEN h.observed_at
-      ELSE to_timestamp(floor(extract(epoch FROM h.observed_at) / p.bucket) * p.bucket) END)`;
   const { rows } = await db.query<InstanceRow>(
     `SELECT p.entity_id, p.attr, x.dataset_id, x.instance_id, x.instance, x.observed_at,
             x.created_at, x.modified_at, x.t
        FROM ${source}
        CROSS JOIN LATERAL (
-         SELECT h.dataset_id, h.instance_id, ${INSTANCE_SQL} AS instance, ${observed} AS observed_at,
-                h.created_at, h.modified_at, ${timeSql(q)} AS t
+         SELECT h.dataset_id, h.instance_id, ${INSTANCE_SQL} AS instance, gov_floor_time(h.observed_at, p.bucket) AS observed_at,
+                gov_floor_time(h.created_at, p.bucket) AS created_at,
+                gov_floor_time(h.modified_at, p.bucket) AS modified_at, ${timeSql(q)} AS t
            FROM ngsi_attribute_history h
           WHERE h.tenant = ${tenantParam} AND h.entity_id = p.entity_id AND h.attr = p.attr
             AND ${where}

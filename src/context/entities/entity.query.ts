@@ -12,8 +12,8 @@ import { compileScopeQ, parseScopeQ } from '../query/scope-q.js';
 import type { TermMap } from '../jsonld/term-map.js';
 import { isUri, isValidName } from './entity.model.js';
 import {
-  entityAttrsSql,
   entitySourceSql,
+  entityViewSql,
   visibilitySql,
   type EntityQuerySql,
   type Visibility,
@@ -146,11 +146,11 @@ export function buildEntityWhere(query: EntityQuery): EntityQuerySql {
   }
   const from = entitySourceSql(query.visibility, ctx.param);
   const whereParams = ctx.params.length;
-  const attrsSql = entityAttrsSql(query.visibility, ctx.param);
+  const viewSql = entityViewSql(query.visibility, ctx.param);
   return {
     where: clauses.join(' AND '),
     params: ctx.params,
     from,
-    ...(attrsSql ? { attrsSql, whereParams } : {}),
+    ...(viewSql ? { viewSql, whereParams } : {}),
   };
 }

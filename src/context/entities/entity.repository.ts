@@ -5,7 +5,7 @@
  * caller's transaction.
  */
 import type { Queryable } from '../../platform/db/database.js';
-import { readAttrsSql, readScopeSql } from '../../governance/read-scope.js';
+import { readScopeSql, readViewSql } from '../../governance/read-scope.js';
 import { boundingBox, type Instance, type StoredEntity } from './entity.model.js';
 
 /**
@@ -65,12 +65,15 @@ const scopeOf = (v: { org: string | null; purpose?: string | null; at?: Date }) 
   at: v.at ?? new Date(),
 });
 
-/** The caller's view of the attributes of raw row `s`, or undefined for admins. */
-export function entityAttrsSql(
+/**
+ * The caller's view of raw row `s` — the select-list fragment for `attrs`, `created_at`
+ * and `modified_at` — or undefined for admins.
+ */
+export function entityViewSql(
   v: Visibility,
   param: (value: unknown) => string,
 ): string | undefined {
-  return v.all ? undefined : readAttrsSql(scopeOf(v), 's', param);
+  return v.all ? undefined : readViewSql(scopeOf(v), 's', param);
 }
 
 /**
@@ -80,8 +83,8 @@ export function entityAttrsSql(
  */
 export function entitySourceSql(v: Visibility, param: (value: unknown) => string): string {
   if (v.all) return 'ngsi_entities';
-  return `(SELECT s.tenant, s.id, s.types, s.scopes, ${readAttrsSql(scopeOf(v), 's', param)} AS attrs,
-      s.created_at, s.modified_at, s.owner_org FROM ngsi_entities s)`;
+  return `(SELECT s.tenant, s.id, s.types, s.scopes, ${readViewSql(scopeOf(v), 's', param)},
+      s.owner_org FROM ngsi_entities s)`;
 }
 
 export async function tenantExists(db: Queryable, tenant: string): Promise<boolean> {
@@ -271,11 +274,11 @@ export interface EntityQuerySql {
   /** Row source aliased `e` (entitySourceSql); `ngsi_entities` when absent. */
   from?: string;
   /**
-   * The caller's view of the attributes of a raw `ngsi_entities` row aliased `s`
-   * (entityAttrsSql), computed only for the rows of the page.
+   * The caller's view (attributes and system times) of a raw `ngsi_entities` row aliased
+   * `s` (entityViewSql), computed only for the rows of the page.
    */
-  attrsSql?: string;
-  /** How many of `params` the WHERE and row source use (the rest are attrsSql's). */
+  viewSql?: string;
+  /** How many of `params` the WHERE and row source use (the rest are viewSql's). */
   whereParams?: number;
 }
 
@@ -288,8 +291,8 @@ export async function selectEntities(
   const n = q.params.length;
   // With governance the page is chosen first and the (costlier) attribute view computed
   // for its rows only.
-  const sql = q.attrsSql
-    ? `SELECT s.id, s.types, s.scopes, ${q.attrsSql} AS attrs, s.created_at, s.modified_at, s.owner_org
+  const sql = q.viewSql
+    ? `SELECT s.id, s.types, s.scopes, ${q.viewSql}, s.owner_org
          FROM (SELECT e.tenant, e.id FROM ${q.from ?? 'ngsi_entities'} e WHERE ${q.where}
                 ORDER BY e.id LIMIT $${n + 1} OFFSET $${n + 2}) AS p
          JOIN ngsi_entities s ON s.tenant = p.tenant AND s.id = p.id ORDER BY s.id`
