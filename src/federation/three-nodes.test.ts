@@ -85,11 +85,19 @@ async function publish(city: City, entities: object[]): Promise<void> {
   assert.equal(res.statusCode, 201, res.body);
 }
 
-const sensor = (id: string, attrs: Record<string, number>) => ({
+/** A Sensor whose attributes were observed on the given day of November 2026. */
+const sensor = (id: string, attrs: Record<string, number>, day = 10) => ({
   id: `urn:ngsi-ld:Sensor:${id}`,
   type: 'Sensor',
   ...Object.fromEntries(
-    Object.entries(attrs).map(([name, value]) => [name, { type: 'Property', value }]),
+    Object.entries(attrs).map(([name, value]) => [
+      name,
+      {
+        type: 'Property',
+        value,
+        observedAt: `2026-11-${String(day).padStart(2, '0')}T00:00:00.000Z`,
+      },
+    ]),
   ),
 });
 
@@ -129,7 +137,11 @@ for (const backend of testBackends()) {
       // open. One Sensor is known at A and at C with different attributes.
       await publish(a, [sensor('A1', { temperature: 20 }), sensor('shared', { temperature: 21 })]);
       await publish(b, [sensor('B1', { temperature: 30 })]);
-      await publish(c, [sensor('C1', { temperature: 40 }), sensor('shared', { humidity: 50 })]);
+      await publish(c, [
+        sensor('C1', { temperature: 40 }),
+        // C saw the shared Sensor's temperature earlier than A did.
+        sensor('shared', { humidity: 50, temperature: 19 }, 5),
+      ]);
       await createDataset(a.node, a.steward, { types: ['Sensor'], classification: 'open' });
       datasetAtB = await createDataset(b.node, b.steward, {
         types: ['Sensor'],
@@ -233,8 +245,31 @@ for (const backend of testBackends()) {
       assert.equal(answer.count, '4');
       assert.equal(answer.warning, undefined);
       const shared = answer.entities.find((e) => e.id.endsWith(':shared'))!;
-      assert.equal(shared.temperature?.value, 21, 'from A');
+      assert.equal(shared.temperature?.value, 21, 'from A, the more recent observation');
       assert.equal(shared.humidity?.value, 50, 'from C');
+
+      // The temporal API fans out the same way: B's history under the grant, the shared
+      // Sensor's temperature instances of A and C in one list, in time order.
+      const res = await call(
+        a.node,
+        consumer,
+        'GET',
+        '/ngsi-ld/v1/temporal/entities?type=Sensor&timerel=after&timeAt=2026-11-01T00:00:00Z',
+        undefined,
+        { 'ocp-purpose': PURPOSE },
+      );
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.headers['ngsild-warning'], undefined);
+      const history = res.json() as { id: string; temperature: { value: number }[] }[];
+      assert.deepEqual(ids(history), ['A1', 'B1', 'C1', 'shared']);
+      assert.deepEqual(
+        history.find((e) => e.id.endsWith(':shared'))!.temperature.map((i) => i.value),
+        [19, 21],
+      );
+      assert.deepEqual(
+        history.find((e) => e.id.endsWith(':B1'))!.temperature.map((i) => i.value),
+        [30],
+      );
     });
 
     test('a node that forks its log is detected by both of its witnesses', async () => {
