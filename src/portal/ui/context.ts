@@ -76,5 +76,18 @@ export function formatDate(iso: string, withTime = false): string {
   }).format(new Date(iso));
 }
 
+const afterRenderQueue: (() => void)[] = [];
+/**
+ * Runs `fn` once the page being built is in the document, so it can find the page's
+ * elements by id (a page function returns its template before main.ts renders it).
+ */
+export function afterRender(fn: () => void): void {
+  afterRenderQueue.push(fn);
+}
+/** Called by main.ts right after it rendered a page. */
+export function runAfterRender(): void {
+  for (const fn of afterRenderQueue.splice(0)) fn();
+}
+
 /** French puts a (non-breaking) space before a colon. */
 export const colon = lang === 'fr' ? '\u00a0:' : ':';

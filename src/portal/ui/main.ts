@@ -1,6 +1,14 @@
 /** The portal application: routing by path, one layout, one page module per section. */
 import { html, render, type TemplateResult } from 'lit-html';
-import { colon, currentSession, href, lang, otherLanguageHref, t } from './context.js';
+import {
+  colon,
+  currentSession,
+  href,
+  lang,
+  otherLanguageHref,
+  runAfterRender,
+  t,
+} from './context.js';
 import type { Key } from './i18n.js';
 import { algorithmPage, algorithmsPage } from './pages/algorithms.js';
 import { consultationPage, consultationsPage } from './pages/consultations.js';
@@ -116,6 +124,7 @@ async function show(): Promise<void> {
     body = html`<h1>${status === 404 || status === 400 ? t('notFound') : t('failed')}</h1>`;
   }
   render(layout(match?.key ?? null, body, who), root);
+  runAfterRender();
   const heading = root.querySelector('h1');
   document.title = heading ? `${heading.textContent} · ${t('brand')}` : t('brand');
   document.body.dataset.ready = 'true';

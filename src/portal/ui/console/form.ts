@@ -113,10 +113,20 @@ export function checked(form: HTMLFormElement, name: string): boolean {
   return (form.elements.namedItem(name) as HTMLInputElement | null)?.checked ?? false;
 }
 
-/** Re-renders one part of a page in place (lists that change after an action). */
+const taken = new WeakSet<Element>();
+/**
+ * Re-renders one part of a page in place (lists that change after an action). The first
+ * render replaces what the page put there meanwhile ("Loading…"): lit-html would add
+ * after it.
+ */
 export function renderInto(id: string, template: TemplateResult): void {
   const el = document.getElementById(id);
-  if (el) render(template, el);
+  if (!el) return;
+  if (!taken.has(el)) {
+    el.replaceChildren();
+    taken.add(el);
+  }
+  render(template, el);
 }
 
 /** A date input's value (YYYY-MM-DD) as the start of that day in UTC, or undefined. */

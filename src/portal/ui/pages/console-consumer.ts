@@ -4,7 +4,7 @@
  * right after it is made, and never again), and read usage with the monthly statements.
  */
 import { html, type TemplateResult } from 'lit-html';
-import { api, formatDate, href, t } from '../context.js';
+import { afterRender, api, formatDate, href, t } from '../context.js';
 import type { Key } from '../i18n.js';
 import {
   grantStatus,
@@ -245,7 +245,7 @@ export async function consumerConsolePage(): Promise<TemplateResult> {
   ]);
   const requestable = datasets.filter((d) => d.classification !== 'open');
   const month = new Date().toISOString().slice(0, 7);
-  queueMicrotask(() => {
+  afterRender(() => {
     void refreshRequestsAndGrants().catch(() => undefined);
     if (isConsumer) void refreshClients().catch(() => undefined);
     void refreshUsage(month);

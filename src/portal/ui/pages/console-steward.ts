@@ -6,7 +6,7 @@
  * who may do what, the console only hides what would be refused anyway.
  */
 import { html, type TemplateResult } from 'lit-html';
-import { api, colon, formatDate, href, localized, t } from '../context.js';
+import { afterRender, api, colon, formatDate, href, localized, t } from '../context.js';
 import type { Key } from '../i18n.js';
 import {
   FormError,
@@ -277,7 +277,7 @@ export async function stewardConsolePage(): Promise<TemplateResult> {
     (d) => me.roles.includes('admin') || d.publisherOrg === me.organisationId,
   );
   decisionDatasets = new Map(datasets.map((d) => [d.id, d]));
-  queueMicrotask(() => void refreshDecisions().catch(() => undefined));
+  afterRender(() => void refreshDecisions().catch(() => undefined));
   return html`<h1>${t('stewardConsole')}</h1>
     ${subnav('/console/steward')}
     <section aria-labelledby="h-datasets">
@@ -364,7 +364,7 @@ export async function stewardDatasetPage([id]: string[]): Promise<TemplateResult
       return t('cSaved');
     });
   };
-  queueMicrotask(() => {
+  afterRender(() => {
     const form = document.getElementById('dataset-form') as HTMLFormElement | null;
     if (form) void refreshPreview(form);
   });
