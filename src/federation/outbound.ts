@@ -3,7 +3,7 @@
  * of an active peer is signed with this node's key (RFC 9421) and carries a peer token
  * for the caller's organisation, so the peer applies its governance to the original
  * consumer. A request to a peer whose peering is not active (pending, suspended — by
- * either side) is not sent at all: sending it unsigned would let it through as an
+ * either side — or removed) is not sent at all: sending it unsigned would let it through as an
  * anonymous read, and the caller is better told that the peer did not answer. The peer
  * table is read on every request, so a suspension applies to the very next one. Requests
  * anywhere else get the default headers only (purpose and tenant).
@@ -30,7 +30,7 @@ export class FederationOutboundAuthorizer implements OutboundRequestAuthorizer {
 
   async authorize(req: OutboundRequest): Promise<OutboundDecision> {
     const headers = defaultHeaders(req);
-    const peer = await this.directory.peerByUrl(req.url);
+    const peer = await this.directory.peerByUrl(req.url, { includeRemoved: true });
     if (!peer) return { ok: true, headers };
     if (peer.status !== 'active') {
       return { ok: false, reason: `the peering with ${peer.name} is ${peer.status}` };

@@ -41,8 +41,12 @@ export interface PeerDirectory {
   /** Every peer that is not removed, whatever its state. */
   listPeers(): Promise<PeerInfo[]>;
   peerByNodeId(nodeId: string): Promise<PeerInfo | null>;
-  /** The peer whose public URL `url` is, or lies under (any path below its base URL). */
-  peerByUrl(url: string): Promise<PeerInfo | null>;
+  /**
+   * The peer whose public URL `url` is, or lies under (any path below its base URL).
+   * Removed peers are left out unless `includeRemoved` (to refuse them rather than treat
+   * their URL as any other).
+   */
+  peerByUrl(url: string, options?: { includeRemoved?: boolean }): Promise<PeerInfo | null>;
   peerByFingerprint(fingerprint: string): Promise<PeerInfo | null>;
 }
 
@@ -116,14 +120,14 @@ export function peerDirectory(db: Queryable): PeerDirectory {
     },
     peerByNodeId: (nodeId) => one('node_id', nodeId),
     peerByFingerprint: (fingerprint) => one('fingerprint', fingerprint),
-    async peerByUrl(raw) {
+    async peerByUrl(raw, options = {}) {
       const target = normalisePeerUrl(raw);
       if (!target) return null;
       const { rows } = await db.query<PeerRow>(
         `SELECT ${COLUMNS} FROM federation_peers
-         WHERE status <> 'removed' AND ($1 = url OR left($1, length(url) + 1) = url || '/')
-         ORDER BY length(url) DESC LIMIT 1`,
-        [target],
+         WHERE ($2 OR status <> 'removed') AND ($1 = url OR left($1, length(url) + 1) = url || '/')
+         ORDER BY length(url) DESC, status = 'removed' LIMIT 1`,
+        [target, options.includeRemoved === true],
       );
       return rows[0] ? peerInfo(rows[0]) : null;
     },

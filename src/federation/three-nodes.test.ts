@@ -119,6 +119,8 @@ for (const backend of testBackends()) {
     let datasetAtB: string;
     /** How B calls its peering with A. */
     let aAtB: string;
+    /** How A calls its peering with C. */
+    let cAtA: string;
     /** A's registration of B as a context source. */
     let bRegistration: string;
 
@@ -130,7 +132,7 @@ for (const backend of testBackends()) {
       ]);
       const ab = await peerBoth(a, b);
       aAtB = ab.atY;
-      await peerBoth(a, c);
+      cAtA = (await peerBoth(a, c)).atX;
       await peerBoth(b, c);
 
       // A publishes Sensors openly; B's are restricted to research under a grant; C's are
@@ -336,6 +338,20 @@ for (const backend of testBackends()) {
         headers: signRequest({ method: 'GET', url, headers: {} }, keyA, new Date()),
       });
       assert.equal(signed.status, 401);
+    });
+
+    test('a removed peer is asked nothing more', async () => {
+      assert.ok(ids((await queryAtA()).entities).includes('C1'));
+      const removed = await a.node.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/federation/peers/${cAtA}`,
+        headers: bearer(a.admin),
+      });
+      assert.ok(removed.statusCode < 300, removed.body);
+      const answer = await queryAtA();
+      assert.deepEqual(ids(answer.entities), ['A1', 'shared']);
+      assert.equal(answer.entities[1]!.humidity, undefined, 'nothing of C merged');
+      assert.match(String(answer.warning), /"not sent: the peering with City C is removed"/);
     });
   });
 }
