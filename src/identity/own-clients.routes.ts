@@ -2,8 +2,10 @@
  * API clients of the caller's own organisation, for the portal's consumer console: a
  * signed-in person (or client) holding the consumer role lists, creates and rotates its
  * organisation's clients without an admin. A client made here holds the consumer role
- * only, so nobody can mint themselves more than they have; clients of other
- * organisations look as if they did not exist.
+ * only, so nobody can mint themselves more than they have. Only such consumer-only
+ * clients are listed and rotated here: rotating the secret of a steward's or an admin's
+ * client of the same organisation would hand its roles to whoever rotates it. Other
+ * clients, and clients of other organisations, look as if they did not exist.
  */
 import { Type } from 'typebox';
 import { forbidden, notFound } from '../platform/http/errors.js';
@@ -15,6 +17,9 @@ const consumers = { access: { roles: ['consumer'] as const } };
 const tags = ['identity'];
 /** Enough for any real organisation; bounds the listing and what one account can create. */
 const MAX_OWN_CLIENTS = 50;
+
+/** A client this API may show and rotate: one holding the consumer role and nothing else. */
+const consumerOnly = (c: ClientRecord) => c.roles.length === 1 && c.roles[0] === 'consumer';
 
 const dto = (c: ClientRecord) => ({
   id: c.id,
@@ -44,6 +49,7 @@ export function registerOwnClientRoutes(app: App, registry: RegistryService): vo
     },
     async (request) =>
       (await registry.listClients(organisationOf(request.actor)))
+        .filter(consumerOnly)
         .slice(0, MAX_OWN_CLIENTS)
         .map(dto),
   );
@@ -94,7 +100,9 @@ export function registerOwnClientRoutes(app: App, registry: RegistryService): vo
     async (request, reply) => {
       const organisationId = organisationOf(request.actor);
       const client = await registry.getClient(request.params.clientId);
-      if (!client || client.organisationId !== organisationId) throw notFound();
+      if (!client || client.organisationId !== organisationId || !consumerOnly(client)) {
+        throw notFound();
+      }
       const secret = await registry.rotateClientSecret(request.actor, client.id);
       if (!secret) throw notFound();
       reply.header('Cache-Control', 'no-store');

@@ -76,6 +76,29 @@ for (const backend of testBackends()) {
       assert.equal(bad.statusCode, 400);
       const empty = await call(consumer.token, 'POST', '/api/v1/me/clients', { name: '' });
       assert.equal(empty.statusCode, 400);
+      assert.equal(empty.headers['content-type'], 'application/problem+json; charset=utf-8');
+    });
+
+    it('a consumer cannot see or rotate a client of its organisation that holds more roles', async () => {
+      const admin = await adminToken(node);
+      const colleague = await createClient(node, admin, ['steward'], consumer.organisationId);
+      const rotate = await call(
+        consumer.token,
+        'POST',
+        `/api/v1/me/clients/${colleague.clientId}/secret`,
+      );
+      assert.equal(rotate.statusCode, 404, rotate.body);
+      assert.equal(
+        (await requestToken(node, colleague.clientId, colleague.secret)).status,
+        200,
+        'the steward client’s secret is unchanged',
+      );
+      const list = (await call(consumer.token, 'GET', '/api/v1/me/clients')).json() as {
+        id: string;
+        roles: string[];
+      }[];
+      assert.ok(!list.some((c) => c.id === colleague.clientId));
+      assert.ok(list.every((c) => c.roles.join() === 'consumer'));
     });
   });
 }
