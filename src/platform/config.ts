@@ -411,7 +411,7 @@ export const variables = {
     parse: integer(1, 10_000_000),
   },
   OCP_NOTIFY_WORKER: {
-    doc: 'Whether this node delivers subscription notifications from the outbox: on or off (another node delivers).',
+    doc: 'Whether this node delivers subscription notifications (entity and context source subscriptions) from their outboxes: on or off (another node delivers).',
     default: 'on',
     parse: oneOf('on', 'off'),
   },
