@@ -163,12 +163,22 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     assert.ok(await page.isChecked('input[name=purpose][value="research"]'));
     assert.equal(await page.isChecked('input[name=commercial]'), false);
     await shot(page, 'console-steward-dataset-saved');
+    // Editing keeps what the form does not show, and the types as they were.
+    await page.fill('#ds-description', 'Occupancy of the parking spaces on Peel Street.');
+    const saved = page.waitForResponse(
+      (r) => r.request().method() === 'PUT' && r.url().endsWith(`/api/v1/datasets/${restrictedId}`),
+    );
+    await page.click('#dataset-form button[type=submit]');
+    assert.equal((await saved).status(), 200);
+    await page.waitForSelector('#dataset-form .live.ok');
     const stored = (await (await fetch(`${base}/api/v1/datasets/${restrictedId}`)).json()) as {
       classification: string;
+      catalog: { description: string };
       types: string[];
       policyText: string[];
     };
     assert.equal(stored.classification, 'restricted');
+    assert.equal(stored.catalog.description, 'Occupancy of the parking spaces on Peel Street.');
     assert.match(
       stored.types.join(),
       /^https:\/\/uri\.etsi\.org\/ngsi-ld\/default-context\/ParkingSpot$/,
@@ -203,9 +213,12 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     await page.fill('#rq-justification', 'Study of parking turnover on Peel Street.');
     await page.click('text=Send the request');
     await page.waitForSelector('#request-form .live.ok');
-    const row = page.locator('#my-requests tr', { hasText: restrictedId });
+    const row = page.locator(`#my-requests tr[data-dataset="${restrictedId}"]`);
     await row.waitFor();
-    assert.match((await row.textContent())!, /research[\s\S]*30 days[\s\S]*Pending/);
+    assert.match(
+      (await row.textContent())!,
+      /Parking sensors on Peel Street[\s\S]*research[\s\S]*30 days[\s\S]*Pending/,
+    );
     await shot(page, 'console-consumer-requested');
     await page.close();
   });
@@ -223,7 +236,7 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     await card.screenshot({ path: path.join(ARTIFACTS, 'console-steward-approve.png') });
     // By keyboard: the consoles work without a mouse.
     await card.locator('button', { hasText: 'Approve' }).press('Enter');
-    const grant = page.locator('#grants tr[data-grant]', { hasText: restrictedId });
+    const grant = page.locator(`#grants tr[data-grant][data-dataset="${restrictedId}"]`);
     const failure = page.locator('#requests .live.bad');
     await grant.or(failure).waitFor();
     assert.equal(await failure.count(), 0, (await failure.allTextContents()).join());
@@ -244,12 +257,11 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     assert.equal(stored!.quotaPerDay, 1000);
     assert.equal(stored!.fee.perThousandEntities, 2);
     await page.close();
-    await steward.close();
   });
 
   it('the consumer makes an API client (secret shown once) and reads the data with it', async () => {
     const page = await consumer.open('/console?lang=en');
-    const grant = page.locator('#my-grants tr[data-grant]', { hasText: restrictedId });
+    const grant = page.locator(`#my-grants tr[data-grant][data-dataset="${restrictedId}"]`);
     await grant.waitFor();
     assert.match((await grant.textContent())!, /Active/);
     await page.fill('#cl-name', 'Research pipeline');
@@ -296,7 +308,7 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     await node.app.governance.meter.flush();
     await page.reload();
     await page.waitForSelector('body[data-ready="true"]');
-    const usage = page.locator('#statement tr', { hasText: restrictedId });
+    const usage = page.locator(`#statement tr[data-dataset="${restrictedId}"]`);
     await usage.waitFor();
     assert.match((await usage.textContent())!, /research\s*1\s*3/);
     const month = new Date().toISOString().slice(0, 7);
@@ -353,6 +365,84 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     assert.ok(!PARKING.some((id) => main.includes(id)), 'no restricted entity is shown');
     await shot(page, 'console-dataset-restricted');
     await page.close();
+  });
+
+  it('in French: a refused purpose is explained, the steward denies with a reason and revokes, the client reads no more', async () => {
+    const page = await consumer.open('/console?lang=fr');
+    assert.equal((await page.textContent('h1'))!.trim(), 'Console d’accès aux données');
+    await shot(page, 'console-consumer-fr');
+    // A purpose the policy does not permit: the node's problem+json reason is shown.
+    await page.selectOption('#rq-dataset', restrictedId);
+    await page.selectOption('#rq-purpose', 'journalism');
+    await page.fill('#rq-justification', 'Un article sur le stationnement.');
+    await page.click('text=Envoyer la demande');
+    const refused = page.locator('#request-form .live.bad');
+    await refused.waitFor();
+    assert.equal(await refused.getAttribute('role'), 'alert');
+    assert.match((await refused.textContent())!, /does not permit the purpose journalism/);
+    const expected = consumer.pageErrors.findIndex((e) => /^403 .*\/access-requests$/.test(e));
+    assert.ok(expected >= 0, 'the refusal was a 403');
+    consumer.pageErrors.splice(expected, 1);
+    await page.selectOption('#rq-purpose', 'research');
+    await page.fill('#rq-duration', '7');
+    await page.click('text=Envoyer la demande');
+    await page.waitForSelector('#request-form .live.ok');
+    assert.equal(await page.locator('#my-requests tr', { hasText: 'En attente' }).count(), 1);
+
+    const desk = await steward.open('/console/steward?lang=en');
+    const pending = desk.locator('li[data-request]', { has: desk.locator('form.deny') });
+    await pending.locator('input[name=reason]').fill('Already covered by your current grant.');
+    await pending.locator('button', { hasText: 'Deny' }).click();
+    await desk.locator('li[data-request]', { hasText: 'Denied' }).waitFor();
+    const grant = desk.locator(`#grants tr[data-grant][data-dataset="${restrictedId}"]`);
+    await grant.locator('input[name=reason]').fill('The study is finished.');
+    await grant.locator('button', { hasText: 'Revoke' }).click();
+    await desk.locator('#grants tr', { hasText: 'Revoked' }).waitFor();
+    assert.match((await grant.textContent())!, /Revoked — The study is finished\./);
+    await shot(desk, 'console-steward-denied-revoked');
+    await desk.close();
+
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    const denied = page.locator('#my-requests tr', { hasText: 'Refusée' });
+    await denied.waitFor();
+    assert.match((await denied.textContent())!, /Already covered by your current grant\./);
+    const revoked = page.locator(`#my-grants tr[data-dataset="${restrictedId}"]`);
+    await revoked.waitFor();
+    assert.match((await revoked.textContent())!, /Révoquée — The study is finished\./);
+    await shot(page, 'console-consumer-revoked-fr');
+    await page.close();
+
+    const { body } = await token(clientId, clientSecret);
+    const read = await fetch(`${base}/ngsi-ld/v1/entities?type=ParkingSpot`, {
+      headers: { authorization: `Bearer ${body.access_token}`, 'ocp-purpose': 'research' },
+    });
+    const after = read.status === 200 ? ((await read.json()) as unknown[]) : [];
+    assert.deepEqual(after, [], `nothing is readable after the revocation (${read.status})`);
+  });
+
+  it('console pages: one h1, every control labelled, in English and French', async () => {
+    for (const [session, urls] of [
+      [steward, ['/console/steward', `/console/steward/datasets/${restrictedId}`]],
+      [consumer, ['/console']],
+    ] as const) {
+      const page = await session.context.newPage();
+      for (const url of urls) {
+        for (const lang of ['en', 'fr']) {
+          await session.open(`${url}?lang=${lang}`, page);
+          await page.waitForSelector('#policy-preview li, #my-grants tr, #grants tr');
+          assert.equal(await page.getAttribute('html', 'lang'), lang);
+          assert.equal(await page.locator('h1').count(), 1, `${url} has one h1`);
+          const unlabelled = await page.evaluate<string[]>(
+            `[...document.querySelectorAll('input:not([type=hidden]), textarea, select, button')]
+              .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || e.textContent.trim()))
+              .map((e) => e.outerHTML.slice(0, 80))`,
+          );
+          assert.deepEqual(unlabelled, [], `${url}?lang=${lang} has unlabelled controls`);
+        }
+      }
+      await page.close();
+    }
   });
 
   it('nothing left the node, and no page had a script error or a failed call', () => {

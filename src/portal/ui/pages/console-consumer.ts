@@ -10,6 +10,7 @@ import {
   grantStatus,
   hasRole,
   live,
+  problemText,
   renderInto,
   send,
   signInNotice,
@@ -56,6 +57,9 @@ interface Statement {
 }
 
 let organisationId: string | null = null;
+/** Dataset titles by id, for the tables (the API gives ids). */
+let titles = new Map<string, string>();
+const titleOf = (id: string) => titles.get(id) ?? id;
 
 async function refreshRequestsAndGrants(): Promise<void> {
   const [requests, grants] = await Promise.all([
@@ -79,8 +83,8 @@ async function refreshRequestsAndGrants(): Promise<void> {
             <tbody>
               ${ours.map(
                 (r) =>
-                  html`<tr data-request=${r.id}>
-                    <td><a href=${href(`/datasets/${r.datasetId}`)}>${r.datasetId}</a></td>
+                  html`<tr data-request=${r.id} data-dataset=${r.datasetId}>
+                    <td><a href=${href(`/datasets/${r.datasetId}`)}>${titleOf(r.datasetId)}</a></td>
                     <td>${r.purpose}</td>
                     <td>${t('rDays', { n: r.durationDays })}</td>
                     <td class="status">
@@ -112,8 +116,8 @@ async function refreshRequestsAndGrants(): Promise<void> {
             <tbody>
               ${held.map(
                 (g) =>
-                  html`<tr data-grant=${g.id}>
-                    <td>${g.datasetId}</td>
+                  html`<tr data-grant=${g.id} data-dataset=${g.datasetId}>
+                    <td><a href=${href(`/datasets/${g.datasetId}`)}>${titleOf(g.datasetId)}</a></td>
                     <td>${g.purpose}</td>
                     <td>${formatDate(g.validUntil)}</td>
                     <td>${g.quotaPerDay ?? '—'}</td>
@@ -165,7 +169,10 @@ async function refreshClients(): Promise<void> {
     const answer = await send<{ clientId: string; clientSecret: string }>(
       'POST',
       `/api/v1/me/clients/${c.id}/secret`,
-    ).catch(() => null);
+    ).catch((error: unknown) => {
+      renderInto('new-secret', html`<p class="live bad" role="alert">${problemText(error)}</p>`);
+      return null;
+    });
     if (answer) showSecret(answer.clientId, answer.clientSecret);
   };
   renderInto(
@@ -215,8 +222,8 @@ async function refreshUsage(month: string): Promise<void> {
               <tbody>
                 ${statement.lines.map(
                   (l) =>
-                    html`<tr>
-                      <td>${l.datasetId}</td>
+                    html`<tr data-dataset=${l.datasetId}>
+                      <td>${titleOf(l.datasetId)}</td>
                       <td>${l.purpose}</td>
                       <td>${l.requests}</td>
                       <td>${l.entities}</td>
@@ -243,6 +250,7 @@ export async function consumerConsolePage(): Promise<TemplateResult> {
     api<Dataset[]>('/api/v1/datasets?limit=200'),
     api<Purpose[]>('/api/v1/purposes'),
   ]);
+  titles = new Map(datasets.map((d) => [d.id, d.catalog?.title || d.id]));
   const requestable = datasets.filter((d) => d.classification !== 'open');
   const month = new Date().toISOString().slice(0, 7);
   afterRender(() => {

@@ -91,6 +91,11 @@ function subnav(current: string): TemplateResult {
 
 const datasetTitle = (d: Dataset) => d.catalog?.title || d.id;
 
+/** Types as the steward typed them: the node stores them expanded with the core context. */
+const DEFAULT_VOCAB = 'https://uri.etsi.org/ngsi-ld/default-context/';
+const compactType = (type: string) =>
+  type.startsWith(DEFAULT_VOCAB) ? type.slice(DEFAULT_VOCAB.length) : type;
+
 // ── overview: datasets, requests, grants ──────────────────────────────────────────
 
 function requestRow(r: AccessRequest, datasets: Map<string, Dataset>): TemplateResult {
@@ -128,7 +133,7 @@ function requestRow(r: AccessRequest, datasets: Map<string, Dataset>): TemplateR
     });
   };
   const d = datasets.get(r.datasetId);
-  return html`<li class="card" data-request=${r.id}>
+  return html`<li class="card" data-request=${r.id} data-dataset=${r.datasetId}>
     <h3>${d ? datasetTitle(d) : r.datasetId} · ${r.consumerOrg}</h3>
     <dl class="facts">
       <dt>${t('purpose')}</dt>
@@ -188,7 +193,7 @@ function requestRow(r: AccessRequest, datasets: Map<string, Dataset>): TemplateR
   </li>`;
 }
 
-function grantRow(g: Grant): TemplateResult {
+function grantRow(g: Grant, datasets: Map<string, Dataset>): TemplateResult {
   const revoke = (event: Event) => {
     event.preventDefault();
     const form = event.target as HTMLFormElement;
@@ -199,8 +204,9 @@ function grantRow(g: Grant): TemplateResult {
     });
   };
   const status = grantStatus(g);
-  return html`<tr data-grant=${g.id}>
-    <td>${g.datasetId}</td>
+  const d = datasets.get(g.datasetId);
+  return html`<tr data-grant=${g.id} data-dataset=${g.datasetId}>
+    <td>${d ? datasetTitle(d) : g.datasetId}</td>
     <td>${g.consumerOrg}</td>
     <td>${g.purpose}</td>
     <td>${formatDate(g.validUntil)}</td>
@@ -258,7 +264,7 @@ async function refreshDecisions(): Promise<void> {
               </tr>
             </thead>
             <tbody>
-              ${ours.map(grantRow)}
+              ${ours.map((g) => grantRow(g, decisionDatasets))}
             </tbody>
           </table>
         </div>`
@@ -406,7 +412,7 @@ export async function stewardDatasetPage([id]: string[]): Promise<TemplateResult
         name="types"
         required
         aria-describedby="ds-types-help"
-        .value=${existing?.types.join(', ') ?? ''}
+        .value=${existing?.types.map(compactType).join(', ') ?? ''}
       />
       <div class="pair">
         <div>
