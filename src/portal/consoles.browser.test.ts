@@ -16,7 +16,7 @@ import { adminToken, createClient } from '../identity/identity.testing.js';
 import { call } from '../governance/governance.testing.js';
 import { waitForTree } from '../ledger/testing.js';
 import type { TestNode } from '../platform/testing/node.js';
-import { createOrganisation } from '../register/register.testing.js';
+import { createOrganisation, sampleTechnology } from '../register/register.testing.js';
 import {
   ARTIFACTS,
   browserBackend as backend,
@@ -92,6 +92,10 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     assert.equal(created.statusCode, 201, created.body);
     steward = await launchBrowser(base);
     consumer = await launchBrowser(base);
+    // The consumer's browser lets the page use the clipboard, as a person would allow it.
+    await consumer.context.grantPermissions(['clipboard-read', 'clipboard-write'], {
+      origin: base,
+    });
   });
 
   after(async () => {
@@ -272,6 +276,10 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     assert.match(clientId, /^cli_/);
     assert.ok(clientSecret.length >= 20);
     await page.locator(`#clients li[data-client="${clientId}"]`).waitFor();
+    await page.click('#new-secret button');
+    const copied = () => page.textContent('#copy-status').then((text) => text!.trim());
+    assert.equal(await settled(copied, (text) => text !== ''), 'Copied.');
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), clientSecret);
     await shot(page, 'console-consumer-client-secret');
 
     await page.reload();
@@ -380,9 +388,7 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     await refused.waitFor();
     assert.equal(await refused.getAttribute('role'), 'alert');
     assert.match((await refused.textContent())!, /does not permit the purpose journalism/);
-    const expected = consumer.pageErrors.findIndex((e) => /^403 .*\/access-requests$/.test(e));
-    assert.ok(expected >= 0, 'the refusal was a 403');
-    consumer.pageErrors.splice(expected, 1);
+    expectedFailure(consumer, /^403 .*\/access-requests$/);
     await page.selectOption('#rq-purpose', 'research');
     await page.fill('#rq-duration', '7');
     await page.click('text=Envoyer la demande');
@@ -421,6 +427,71 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     assert.deepEqual(after, [], `nothing is readable after the revocation (${read.status})`);
   });
 
+  it('steward register and consultations: an entry saved as JSON, a consultation opened, moderated and decided', async () => {
+    const page = await steward.open('/console/steward/register?lang=en');
+    const tech = page.locator('#technology-form');
+    await page.locator('#h-technology ~ p button', { hasText: 'New entry' }).click();
+    assert.match(await tech.locator('textarea').inputValue(), /"accountable"/, 'a template');
+    // The template as it is is incomplete: the node says what is missing.
+    await tech.locator('button[type=submit]').click();
+    await tech.locator('.live.bad').waitFor();
+    assert.match((await tech.locator('.live.bad').textContent())!, /\//, 'field paths shown');
+    expectedFailure(steward, /^400 .*\/api\/v1\/technologies$/);
+    await tech.locator('textarea').fill(JSON.stringify(sampleTechnology()));
+    await tech.locator('button[type=submit]').click();
+    await tech.locator('.live.ok').waitFor();
+    const technologyId = /\((tec_[^)]+)\)/.exec(
+      (await tech.locator('.live.ok').textContent())!,
+    )![1]!;
+    await shot(page, 'console-steward-register');
+
+    await steward.open('/console/steward/consultations?lang=en', page);
+    await page.fill('#con-related', technologyId);
+    await page.fill('#con-subject-en', 'Counting cameras on Peel Street');
+    await page.fill('#con-subject-fr', 'Caméras de comptage sur la rue Peel');
+    await page.fill('#con-description-en', 'Should the city count traffic with cameras?');
+    await page.fill(
+      '#con-description-fr',
+      'La ville devrait-elle compter la circulation par caméra?',
+    );
+    const closes = new Date(Date.now() + 14 * 86400_000).toISOString().slice(0, 16);
+    await page.fill('#con-closes', closes);
+    await page.click('text=Open the consultation');
+    await page.waitForURL(/\/consultations\/con_[^/?]+/);
+    await page.waitForSelector('body[data-ready="true"]');
+    const consultationId = new URL(page.url()).pathname.split('/').at(-1)!;
+    assert.equal((await page.textContent('h1'))!.trim(), 'Counting cameras on Peel Street');
+
+    // A signed-in person of another organisation comments, in French.
+    const reader = await consumer.open(`/consultations/${consultationId}?lang=fr`);
+    await reader.getByLabel('Votre commentaire').fill('Hors sujet : quand ouvre la piscine?');
+    await reader.click('text=Publier le commentaire');
+    await reader.waitForSelector('li.comment[lang="fr"]');
+
+    await steward.open('/console/steward/consultations?lang=en', page);
+    const card = page.locator(`li[data-consultation="${consultationId}"]`);
+    const comment = card.locator('li.comment');
+    await comment.locator('select').selectOption('off_topic');
+    await comment.locator('button', { hasText: 'Hide comment' }).click();
+    await card.locator('li.comment.hidden').waitFor();
+    await card.locator('select[name=outcome]').selectOption('approved_with_changes');
+    await card.locator('textarea[name=reasonsEn]').fill('Counting only, no images kept.');
+    await card.locator('textarea[name=reasonsFr]').fill('Comptage seulement, aucune image gardée.');
+    await card.locator('button', { hasText: 'Publish' }).click();
+    await card.locator('select[name=outcome]').waitFor({ state: 'detached' });
+    await card.locator('p', { hasText: 'Decided' }).waitFor();
+    await shot(page, 'console-steward-consultations');
+
+    await consumer.open(`/consultations/${consultationId}?lang=fr`, reader);
+    assert.match((await reader.textContent('#decision'))!, /Approuvé avec modifications/);
+    assert.match((await reader.textContent('main'))!, /Comptage seulement, aucune image gardée\./);
+    assert.match((await reader.textContent('li.comment.hidden'))!, /hors sujet/);
+    assert.doesNotMatch((await reader.textContent('main'))!, /piscine/);
+    await shot(reader, 'console-consultation-decided-fr');
+    await reader.close();
+    await page.close();
+  });
+
   it('console pages: one h1, every control labelled, in English and French', async () => {
     for (const [session, urls] of [
       [steward, ['/console/steward', `/console/steward/datasets/${restrictedId}`]],
@@ -441,6 +512,17 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
           assert.deepEqual(unlabelled, [], `${url}?lang=${lang} has unlabelled controls`);
         }
       }
+      // On a phone: tables scroll in their own box, the page does not scroll sideways.
+      await page.setViewportSize({ width: 360, height: 740 });
+      for (const url of urls) {
+        await session.open(`${url}?lang=fr`, page);
+        await page.waitForSelector('#policy-preview li, #my-grants tr, #grants tr');
+        const overflow = await page.evaluate<number>(
+          'document.documentElement.scrollWidth - window.innerWidth',
+        );
+        assert.ok(overflow <= 0, `${url} scrolls sideways by ${overflow}px on a phone`);
+      }
+      await shot(page, `console-phone-${session === steward ? 'steward' : 'consumer'}-fr`);
       await page.close();
     }
   });
@@ -451,6 +533,13 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
       assert.deepEqual(session.pageErrors, [], 'no script errors or failed calls');
     }
   });
+
+  /** Takes one failed call a step provoked on purpose off the session's error list. */
+  function expectedFailure(session: BrowserSession, pattern: RegExp): void {
+    const at = session.pageErrors.findIndex((e) => pattern.test(e));
+    assert.ok(at >= 0, `expected a failed call matching ${pattern}: ${session.pageErrors}`);
+    session.pageErrors.splice(at, 1);
+  }
 
   async function token(id: string, secret: string) {
     const res = await fetch(`${base}/auth/token`, {

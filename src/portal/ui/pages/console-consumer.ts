@@ -139,13 +139,17 @@ function showSecret(clientId: string, secret: string): void {
   const copy = async () => {
     const input = document.getElementById('secret-value') as HTMLInputElement;
     const done = document.getElementById('copy-status')!;
-    try {
-      await navigator.clipboard.writeText(secret);
-    } catch {
-      // Clipboard API unavailable (older browser, no permission): select for Ctrl+C.
-      input.select();
-    }
-    done.textContent = t('cCopied');
+    // Selected first, so Ctrl+C works whatever the clipboard API does: it may be missing,
+    // refuse, or wait for a permission answer that never comes (headless, kiosk).
+    input.select();
+    const copied = await Promise.race([
+      navigator.clipboard?.writeText(secret).then(
+        () => true,
+        () => false,
+      ) ?? Promise.resolve(false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000)),
+    ]);
+    done.textContent = copied ? t('cCopied') : t('cSelected');
   };
   renderInto(
     'new-secret',
