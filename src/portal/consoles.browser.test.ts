@@ -279,7 +279,7 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     await page.click('#new-secret button');
     const copied = () => page.textContent('#copy-status').then((text) => text!.trim());
     assert.equal(await settled(copied, (text) => text !== ''), 'Copied.');
-    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), clientSecret);
+    assert.equal(await page.evaluate<string>('navigator.clipboard.readText()'), clientSecret);
     await shot(page, 'console-consumer-client-secret');
 
     await page.reload();
