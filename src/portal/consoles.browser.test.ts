@@ -364,6 +364,12 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     const map = page.locator('section.preview svg.map');
     assert.equal(await map.getAttribute('role'), 'img');
     assert.equal(await map.locator('circle').count(), STATIONS.length);
+    // The table says which point is which: row n's number is the label of its point.
+    for (const s of STATIONS) {
+      const n = (await rows.filter({ hasText: s.id }).locator('td.pin').textContent())!.trim();
+      const point = map.locator('g', { has: page.locator(`text="${n}"`) });
+      assert.equal(await point.locator('title').textContent(), s.id);
+    }
     await shot(page, 'console-dataset-open-preview');
 
     await visitor.open(`/datasets/${restrictedId}?lang=en`, page);

@@ -49,6 +49,8 @@ export function previewSection(p: Preview) {
     ...new Set(p.entities.flatMap((e) => Object.keys(e).filter((k) => k !== 'id'))),
   ].slice(0, MAX_COLUMNS);
   const points = pointsOf(p.entities);
+  // The map labels its points 1, 2, …; the table says which row is which point.
+  const pin = new Map(points.map((point, i) => [point.label, i + 1]));
   return html`<section aria-labelledby="preview" class="preview">
     <h2 id="preview">${ct('preview')}</h2>
     ${
@@ -63,6 +65,7 @@ export function previewSection(p: Preview) {
                 <thead>
                   <tr>
                     <th scope="col">${ct('entity')}</th>
+                    ${pin.size ? html`<th scope="col">${ct('onMap')}</th>` : ''}
                     ${columns.map((c) => html`<th scope="col">${c}</th>`)}
                   </tr>
                 </thead>
@@ -71,6 +74,7 @@ export function previewSection(p: Preview) {
                     (e) =>
                       html`<tr>
                         <th scope="row">${cell(e.id)}</th>
+                        ${pin.size ? html`<td class="pin">${pin.get(String(e.id)) ?? ''}</td>` : ''}
                         ${columns.map((c) => html`<td>${cell(e[c])}</td>`)}
                       </tr>`,
                   )}
