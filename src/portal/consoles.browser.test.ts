@@ -60,6 +60,12 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
       password: PASSWORD,
       roles: ['steward'],
     });
+    await createPerson(node, admin, {
+      organisationId: city,
+      username: 'pat',
+      password: PASSWORD,
+      roles: ['publisher'],
+    });
     const researchers = await createOrganisation(node, admin, 'Urban research lab');
     consumerOrg = researchers;
     await createPerson(node, admin, {
@@ -495,6 +501,50 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     assert.doesNotMatch((await reader.textContent('main'))!, /piscine/);
     await shot(reader, 'console-consultation-decided-fr');
     await reader.close();
+    await page.close();
+  });
+
+  it('a publisher manages datasets but is not offered the steward’s decisions', async () => {
+    const { body } = await token(clientId, clientSecret);
+    const asked = await fetch(`${base}/api/v1/datasets/${restrictedId}/access-requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${body.access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        purpose: 'research',
+        durationDays: 14,
+        commercial: false,
+        justification: 'A follow-up study.',
+      }),
+    });
+    assert.equal(asked.status, 201, await asked.clone().text());
+    const page = await visitor.open('/console/steward?lang=en');
+    await page.click('main a.button');
+    await signIn(page, 'pat', PASSWORD);
+    await page.waitForURL(`${base}/console/steward?lang=en`);
+    await page.waitForSelector('body[data-ready="true"]');
+    assert.equal(
+      await page
+        .locator('section[aria-labelledby="h-datasets"] h3', {
+          hasText: 'Parking sensors on Peel Street',
+        })
+        .count(),
+      1,
+    );
+    await page.locator('li[data-request]', { hasText: 'A follow-up study.' }).waitFor();
+    assert.equal(await page.locator('form.approve, form.deny').count(), 0, 'no decision forms');
+    assert.equal(await page.locator('#grants form').count(), 0, 'no revoke form');
+    assert.match((await page.textContent('#steward-decides'))!, /decided by a data steward/);
+    assert.equal(await page.locator('nav.subnav a', { hasText: 'Register entries' }).count(), 0);
+    await shot(page, 'console-publisher');
+    await visitor.open('/console/steward/register?lang=en', page);
+    assert.match((await page.textContent('main'))!, /This page is for data stewards/);
+    // The steward still has the request to decide.
+    const desk = await steward.open('/console/steward?lang=en');
+    await desk
+      .locator('li[data-request]', { hasText: 'A follow-up study.' })
+      .locator('form.approve')
+      .waitFor();
+    await desk.close();
     await page.close();
   });
 

@@ -147,6 +147,8 @@ const en = {
   consoleSignIn: 'Sign in to use the console.',
   needSteward:
     'This console is for data stewards and publishers; your account does not have that role.',
+  needStewardOnly: 'This page is for data stewards; your account does not have that role.',
+  cStewardDecides: 'Access requests are decided by a data steward of your organisation.',
   needConsumer:
     'Your account does not have the consumer role: ask your organisation’s administrator to request access or create API clients.',
   needOrganisation: 'Your account is not linked to an organisation.',
@@ -407,6 +409,10 @@ const fr: Record<Key, string> = {
   consoleSignIn: 'Connectez-vous pour utiliser la console.',
   needSteward:
     'Cette console est réservée aux intendants et aux éditeurs de données; votre compte n’a pas ce rôle.',
+  needStewardOnly:
+    'Cette page est réservée aux intendants des données; votre compte n’a pas ce rôle.',
+  cStewardDecides:
+    'Les demandes d’accès sont tranchées par un intendant des données de votre organisation.',
   needConsumer:
     'Votre compte n’a pas le rôle de consommateur : demandez à l’administrateur de votre organisation de demander l’accès ou de créer des clients d’API.',
   needOrganisation: 'Votre compte n’est lié à aucune organisation.',

@@ -129,6 +129,13 @@ export function renderInto(id: string, template: TemplateResult): void {
   render(template, el);
 }
 
+/** Fills the parts of a page that a failed load left saying "Loading…". */
+export function loadFailed(error: unknown, ...ids: string[]): void {
+  for (const id of ids) {
+    renderInto(id, html`<p class="bad" role="alert">${problemText(error)}</p>`);
+  }
+}
+
 /** A date input's value (YYYY-MM-DD) as the start of that day in UTC, or undefined. */
 export function dayStart(day: string): string | undefined {
   return day ? new Date(`${day}T00:00:00Z`).toISOString() : undefined;

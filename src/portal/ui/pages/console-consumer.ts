@@ -10,6 +10,7 @@ import {
   grantStatus,
   hasRole,
   live,
+  loadFailed,
   problemText,
   renderInto,
   send,
@@ -258,8 +259,10 @@ export async function consumerConsolePage(): Promise<TemplateResult> {
   const requestable = datasets.filter((d) => d.classification !== 'open');
   const month = new Date().toISOString().slice(0, 7);
   afterRender(() => {
-    void refreshRequestsAndGrants().catch(() => undefined);
-    if (isConsumer) void refreshClients().catch(() => undefined);
+    void refreshRequestsAndGrants().catch((e: unknown) =>
+      loadFailed(e, 'my-requests', 'my-grants'),
+    );
+    if (isConsumer) void refreshClients().catch((e: unknown) => loadFailed(e, 'clients'));
     void refreshUsage(month);
   });
 

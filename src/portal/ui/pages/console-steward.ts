@@ -13,6 +13,7 @@ import {
   grantStatus,
   hasRole,
   live,
+  loadFailed,
   renderInto,
   send,
   signInNotice,
@@ -60,21 +61,36 @@ interface AccessRequest {
 const STEWARD_ROLES = ['steward', 'publisher'];
 const classifications = ['open', 'restricted', 'personal', 'confidential'] as const;
 
-/** Signed in with a steward role, or the notice that says what is missing. */
-async function steward(): Promise<{ me: Me } | { notice: TemplateResult }> {
+/**
+ * Signed in with a role this page needs, or the notice that says what is missing.
+ * Publishers manage their datasets; deciding access, the registers and consultations are
+ * the steward's (the node refuses them to a publisher).
+ */
+async function steward(
+  roles: string[] = STEWARD_ROLES,
+): Promise<{ me: Me } | { notice: TemplateResult }> {
   const v = await viewer();
   if (!v.session.signedIn) return { notice: signInNotice() };
-  if (!hasRole(v.me, ...STEWARD_ROLES) || !v.me)
-    return { notice: html`<p>${t('needSteward')}</p>` };
+  if (!hasRole(v.me, ...roles) || !v.me) {
+    return {
+      notice: html`<p>${t(roles.includes('publisher') ? 'needSteward' : 'needStewardOnly')}</p>`,
+    };
+  }
   return { me: v.me };
 }
 
-function subnav(current: string): TemplateResult {
+const decides = (me: Me) => hasRole(me, 'steward');
+
+function subnav(current: string, me: Me): TemplateResult {
   const items: [string, Key][] = [
     ['/console/steward', 'cStewardHome'],
     ['/console/steward/datasets/new', 'cNewDataset'],
-    ['/console/steward/register', 'cRegister'],
-    ['/console/steward/consultations', 'consultations'],
+    ...(decides(me)
+      ? ([
+          ['/console/steward/register', 'cRegister'],
+          ['/console/steward/consultations', 'consultations'],
+        ] as [string, Key][])
+      : []),
     ['/console', 'consumerConsole'],
   ];
   return html`<nav aria-label=${t('consoleNav')} class="subnav">
@@ -148,7 +164,7 @@ function requestRow(r: AccessRequest, datasets: Map<string, Dataset>): TemplateR
       <dd>${t(`rs_${r.status}` as Key)}${r.reason ? html` — ${r.reason}` : ''}</dd>
     </dl>
     ${
-      r.status === 'pending'
+      r.status === 'pending' && mayDecide
         ? html`<form class="approve" @submit=${approve}>
               <fieldset>
                 <legend>${t('cApproveTerms')}</legend>
@@ -214,7 +230,7 @@ function grantRow(g: Grant, datasets: Map<string, Dataset>): TemplateResult {
     <td>${t(status)}${g.revokeReason ? html` — ${g.revokeReason}` : ''}</td>
     <td>
       ${
-        status === 'gActive'
+        status === 'gActive' && mayDecide
           ? html`<form @submit=${revoke}>
               <label for=${`revoke-${g.id}`}>${t('cRevokeReason')}</label>
               <input id=${`revoke-${g.id}`} name="reason" required maxlength="2000" />
@@ -228,6 +244,8 @@ function grantRow(g: Grant, datasets: Map<string, Dataset>): TemplateResult {
 }
 
 let decisionDatasets = new Map<string, Dataset>();
+/** Whether the signed-in person may approve, deny and revoke (a steward, not a publisher). */
+let mayDecide = false;
 async function refreshDecisions(): Promise<void> {
   const [requests, grants] = await Promise.all([
     api<AccessRequest[]>('/api/v1/access-requests'),
@@ -283,9 +301,12 @@ export async function stewardConsolePage(): Promise<TemplateResult> {
     (d) => me.roles.includes('admin') || d.publisherOrg === me.organisationId,
   );
   decisionDatasets = new Map(datasets.map((d) => [d.id, d]));
-  afterRender(() => void refreshDecisions().catch(() => undefined));
+  mayDecide = decides(me);
+  afterRender(
+    () => void refreshDecisions().catch((e: unknown) => loadFailed(e, 'requests', 'grants')),
+  );
   return html`<h1>${t('stewardConsole')}</h1>
-    ${subnav('/console/steward')}
+    ${subnav('/console/steward', me)}
     <section aria-labelledby="h-datasets">
       <h2 id="h-datasets">${t('cDatasets')}</h2>
       <p><a class="button" href=${href('/console/steward/datasets/new')}>${t('cNewDataset')}</a></p>
@@ -309,6 +330,7 @@ export async function stewardConsolePage(): Promise<TemplateResult> {
     </section>
     <section aria-labelledby="h-requests">
       <h2 id="h-requests">${t('cRequests')}</h2>
+      ${mayDecide ? '' : html`<p class="muted" id="steward-decides">${t('cStewardDecides')}</p>`}
       <div id="requests" aria-live="polite"><p>${t('loading')}</p></div>
     </section>
     <section aria-labelledby="h-grants">
@@ -376,7 +398,7 @@ export async function stewardDatasetPage([id]: string[]): Promise<TemplateResult
   });
   const justSaved = new URLSearchParams(location.search).get('saved') === '1';
   return html`<h1>${heading}</h1>
-    ${subnav(creating ? '/console/steward/datasets/new' : '')}
+    ${subnav(creating ? '/console/steward/datasets/new' : '', who.me)}
     ${
       existing
         ? html`<p class="muted">
@@ -590,7 +612,7 @@ function registerSection(
 }
 
 export async function stewardRegisterPage(): Promise<TemplateResult> {
-  const who = await steward();
+  const who = await steward(['steward']);
   if ('notice' in who)
     return html`<h1>${t('cRegister')}</h1>
       ${who.notice}`;
@@ -602,7 +624,7 @@ export async function stewardRegisterPage(): Promise<TemplateResult> {
     api<{ items: Entry[] }>('/api/v1/algorithms?limit=200'),
   ]);
   return html`<h1>${t('cRegister')}</h1>
-    ${subnav('/console/steward/register')}
+    ${subnav('/console/steward/register', me)}
     <p>${t('cRegisterIntro')}</p>
     ${registerSection('technology', '/api/v1/technologies', own(tech.items))}
     ${registerSection('algorithm', '/api/v1/algorithms', own(algs.items))}`;
@@ -721,7 +743,7 @@ async function consultationDetail(c: Consultation): Promise<TemplateResult> {
 }
 
 export async function stewardConsultationsPage(): Promise<TemplateResult> {
-  const who = await steward();
+  const who = await steward(['steward']);
   if ('notice' in who)
     return html`<h1>${t('consultations')}</h1>
       ${who.notice}`;
@@ -748,7 +770,7 @@ export async function stewardConsultationsPage(): Promise<TemplateResult> {
     });
   };
   return html`<h1>${t('consultations')}</h1>
-    ${subnav('/console/steward/consultations')}
+    ${subnav('/console/steward/consultations', me)}
     <section aria-labelledby="h-open">
       <h2 id="h-open">${t('cOpenConsultation')}</h2>
       <form id="consultation-form" @submit=${open}>
