@@ -428,6 +428,7 @@ describe(`consoles in headless Chromium (${backend})`, { skip: skipWithoutChromi
     const revoked = page.locator(`#my-grants tr[data-dataset="${restrictedId}"]`);
     await revoked.waitFor();
     assert.match((await revoked.textContent())!, /Révoquée — The study is finished\./);
+    assert.match((await page.textContent(`#clients li[data-client="${clientId}"]`))!, / actif /);
     await shot(page, 'console-consumer-revoked-fr');
     await page.close();
 

@@ -187,7 +187,8 @@ async function refreshClients(): Promise<void> {
           ${clients.map(
             (c) =>
               html`<li data-client=${c.id}>
-                <strong>${c.name}</strong> <code>${c.id}</code> · ${c.status} ·
+                <strong>${c.name}</strong> <code>${c.id}</code> ·
+                ${t(c.status === 'active' ? 'cClientActive' : 'cClientDisabled')} ·
                 ${formatDate(c.createdAt)}
                 <button type="button" class="secondary" @click=${rotate(c)}>
                   ${t('cRotate')}<span class="sr-only"> ${c.name}</span>
