@@ -3,7 +3,7 @@
  * few, so matching a registration change against them happens in TypeScript over the
  * tenant's active, unexpired rows, in the transaction of the change.
  */
-import type { Database, Queryable } from '../platform/db/database.js';
+import { notifyOnCommit, type Database, type Queryable } from '../platform/db/database.js';
 import type { DeliveryStatus, SubscriptionDoc } from '../subscriptions/subscription.model.js';
 import type {
   CSourceSelector,
@@ -220,7 +220,7 @@ export async function enqueueCSourceNotifications(
       ),
     ],
   );
-  await tx.query(`SELECT pg_notify('${CSOURCE_NOTIFY_CHANNEL}', '')`);
+  await notifyOnCommit(tx, CSOURCE_NOTIFY_CHANNEL);
 }
 
 export interface CSourceOutboxRow {

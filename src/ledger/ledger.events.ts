@@ -6,7 +6,7 @@
  * clients by id, people only as salted hashes, records as counts.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import type { Queryable } from '../platform/db/database.js';
+import { notifyOnCommit, type Queryable } from '../platform/db/database.js';
 import { LedgerEventError, normaliseEvent } from './entry.js';
 
 export interface LedgerEvent {
@@ -42,7 +42,7 @@ export async function recordLedgerEvent(
     throw new LedgerEventError('the event time must be a valid Date');
   }
   await tx.query('INSERT INTO ledger_queue (event, recorded_at) VALUES ($1, $2)', [normalised, at]);
-  await tx.query('SELECT pg_notify($1, $2)', [LEDGER_QUEUE_CHANNEL, '']);
+  await notifyOnCommit(tx, LEDGER_QUEUE_CHANNEL);
 }
 
 /**

@@ -7,7 +7,7 @@
  * only the oldest row of a subscription can be leased, so a subscription's
  * notifications go out one at a time, in order.
  */
-import type { Queryable } from '../platform/db/database.js';
+import { notifyOnCommit, type Queryable } from '../platform/db/database.js';
 import type { Actor } from '../platform/http/access.js';
 import type { DeliveryStatus, SelectorRow, SubscriptionDoc } from './subscription.model.js';
 
@@ -366,8 +366,8 @@ export async function enqueue(
       ),
     ],
   );
-  // Delivered at commit, to every process listening: their workers wake up at once.
-  await tx.query(`SELECT pg_notify('${NOTIFY_CHANNEL}', '')`);
+  // After the commit, every process listening wakes its worker at once.
+  await notifyOnCommit(tx, NOTIFY_CHANNEL);
 }
 
 // --- the worker's side -----------------------------------------------------------------

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, testBackends, type TestDatabase } from '../testing/database.js';
-import { isConnectionError } from './database.js';
+import { isConnectionError, notifyOnCommit } from './database.js';
 
 for (const backend of testBackends()) {
   describe(`database adapter (${backend})`, () => {
@@ -103,6 +103,47 @@ for (const backend of testBackends()) {
         t.db.listen('bad channel; DROP', () => undefined),
         /invalid channel name/,
       );
+    });
+
+    it('wakes listeners after a commit, never for a rolled-back transaction', async () => {
+      const wakes: string[] = [];
+      const stop = await t.db.listen('ocp_test_wake', (payload) => wakes.push(payload));
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+      try {
+        await assert.rejects(
+          t.db.transaction(async (tx) => {
+            await notifyOnCommit(tx, 'ocp_test_wake');
+            throw new Error('abort');
+          }),
+          /abort/,
+        );
+        await settle();
+        assert.equal(wakes.length, 0, 'no wake-up for a rolled-back transaction');
+
+        let during = -1;
+        await t.db.transaction(async (tx) => {
+          await notifyOnCommit(tx, 'ocp_test_wake');
+          await settle();
+          during = wakes.length;
+        });
+        assert.equal(during, 0, 'nothing before the commit');
+        const deadline = Date.now() + 5_000;
+        while (wakes.length === 0 && Date.now() < deadline) await settle();
+        assert.ok(wakes.length >= 1, 'woken after the commit');
+
+        // Many commits at once: folded into at most one wake-up each, and at least one.
+        wakes.length = 0;
+        await Promise.all(
+          Array.from({ length: 20 }, () =>
+            t.db.transaction((tx) => notifyOnCommit(tx, 'ocp_test_wake')),
+          ),
+        );
+        const last = Date.now();
+        while (wakes.length === 0 && Date.now() < last + 5_000) await settle();
+        assert.ok(wakes.length >= 1 && wakes.length <= 20, String(wakes.length));
+      } finally {
+        await stop();
+      }
     });
 
     it('answers ping until closed', async () => {

@@ -16,6 +16,46 @@ export interface Queryable {
   query<R = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
   /** Runs a script of several statements without parameters (migrations only). */
   exec(sql: string): Promise<void>;
+  /**
+   * Inside a transaction: wake the listeners of `channel` once the transaction has
+   * committed (see `notifyOnCommit`). Absent outside transactions.
+   */
+  notifyOnCommit?(channel: string): void;
+}
+
+/**
+ * Wakes every process LISTENing on `channel` once `q`'s transaction has committed, or at
+ * once when `q` is not a transaction. A wake-up is a hint, never the data: whoever listens
+ * also polls. It is sent after the commit, outside the transaction and without waiting
+ * for durability, because a NOTIFY inside a write transaction makes PostgreSQL serialise
+ * the commits of all such transactions — each one's WAL flush included — on one global
+ * lock, which caps every notifying write path at one commit per flush.
+ */
+export async function notifyOnCommit(q: Queryable, channel: string): Promise<void> {
+  assertChannelName(channel);
+  if (q.notifyOnCommit) q.notifyOnCommit(channel);
+  else await q.query('SELECT pg_notify($1, $2)', [channel, '']);
+}
+
+/**
+ * Sends wake-ups after commits, at most one in flight per channel: a request made while
+ * one is in flight is folded into one more sent right after it, so the last commit is
+ * always followed by a wake-up. `send` must not throw.
+ */
+export function wakeUps(send: (channel: string) => Promise<void>): (channel: string) => void {
+  const inFlight = new Set<string>();
+  const again = new Set<string>();
+  const fire = (channel: string): void => {
+    inFlight.add(channel);
+    void send(channel).finally(() => {
+      inFlight.delete(channel);
+      if (again.delete(channel)) fire(channel);
+    });
+  };
+  return (channel) => {
+    if (inFlight.has(channel)) again.add(channel);
+    else fire(channel);
+  };
 }
 
 export interface PoolStats {

@@ -1,6 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, types } from '@electric-sql/pglite';
-import { assertChannelName, typeParsers, type Database, type Queryable } from './database.js';
+import {
+  assertChannelName,
+  typeParsers,
+  wakeUps,
+  type Database,
+  type Queryable,
+} from './database.js';
 
 /**
  * Embedded PostgreSQL (compiled to WASM) for one-process nodes and tests. PGlite has a
@@ -41,12 +47,25 @@ export async function openPglite(
   });
   const root = wrap(pg);
   let closed = false;
+  const wake = wakeUps((channel) =>
+    pg.query("SELECT pg_notify($1, '')", [channel]).then(
+      () => undefined,
+      () => undefined, // closed meanwhile: listeners poll
+    ),
+  );
 
   return {
     kind: 'pglite',
     query: root.query,
     exec: root.exec,
-    transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),
+    async transaction(fn) {
+      const channels = new Set<string>();
+      const result = await pg.transaction((tx) =>
+        fn({ ...wrap(tx), notifyOnCommit: (channel) => channels.add(channel) }),
+      );
+      for (const channel of channels) wake(channel);
+      return result;
+    },
     async listen(channel, onPayload) {
       assertChannelName(channel);
       const unlisten = await pg.listen(channel, onPayload);

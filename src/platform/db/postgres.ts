@@ -2,6 +2,7 @@ import pg from 'pg';
 import {
   assertChannelName,
   DatabaseUnavailableError,
+  wakeUps,
   isConnectionError,
   typeParsers,
   type Database,
@@ -107,11 +108,22 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     relistenTimer.unref();
   }
 
+  // After the commit, in a statement of its own that does not wait for its WAL flush.
+  const wake = wakeUps((channel) =>
+    pool
+      .query("SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')", [channel])
+      .then(
+        () => undefined,
+        () => undefined, // a lost wake-up only delays delivery until the next poll
+      ),
+  );
+
   return {
     kind: 'postgres',
     query: (sql, params) => wrap(pool).query(sql, params),
     exec: (sql) => wrap(pool).exec(sql),
     async transaction(fn) {
+      const channels = new Set<string>();
       const client = await pool
         .connect()
         .catch((error: unknown) => Promise.reject(unavailable(error)));
@@ -125,10 +137,14 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
       client.on('error', onLost);
       try {
         await client.query('BEGIN');
-        const result = await fn(wrap(client));
+        const result = await fn({
+          ...wrap(client),
+          notifyOnCommit: (channel) => channels.add(channel),
+        });
         await client.query('COMMIT');
         client.off('error', onLost);
         client.release();
+        for (const channel of channels) wake(channel);
         return result;
       } catch (error) {
         try {
