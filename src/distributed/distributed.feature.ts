@@ -13,8 +13,15 @@ import { registerCSourceSubscriptionRoutes } from './csource-subscription.routes
 import { CSourceSubscriptionService } from './csource-subscription.service.js';
 import { Distributor } from './distributor.js';
 import { outboundAuthorizersOf } from './outbound.js';
+import { RegistrationCache } from './registration.cache.js';
 import { registerRegistrationRoutes } from './registration.routes.js';
 import { RegistrationService } from './registration.service.js';
+
+/**
+ * How long a process reads its tenants' registrations from memory: changes made through
+ * another process of the node reach this one's reads within this time.
+ */
+const REGISTRATIONS_TTL_MS = 1_000;
 
 export const distributedFeature: Feature = {
   name: 'distributed',
@@ -23,6 +30,8 @@ export const distributedFeature: Feature = {
     const fetcher = createGuardedFetcher(config.fetch);
     const resolver = app.ngsiContexts;
     const service = new RegistrationService(db, clock, resolver, fetcher);
+    const registrations = new RegistrationCache(db, REGISTRATIONS_TTL_MS);
+    service.onCommitted((tenant) => registrations.forget(tenant));
     const subscriptions = new CSourceSubscriptionService(db, clock, resolver, fetcher);
     service.onChange(subscriptions.registrationChanged);
     // The entity notification settings (OCP_NOTIFY_*) apply to these notifications too.
@@ -42,6 +51,7 @@ export const distributedFeature: Feature = {
     const authorizers = outboundAuthorizersOf(app);
     app.ngsiDistributed.current = new Distributor(
       db,
+      registrations,
       clock,
       fetcher,
       resolver,

@@ -38,7 +38,8 @@ import {
   type Match,
   type RequestSelector,
 } from './registration.match.js';
-import { listRegistrations, recordOutcome } from './registration.repository.js';
+import type { RegistrationCache } from './registration.cache.js';
+import { recordOutcome } from './registration.repository.js';
 import { mergeTemporalEntity, temporalOptionsOf } from './temporal-merge.js';
 
 export interface DistributorOptions {
@@ -134,6 +135,7 @@ function warning(match: Match, text: string): string {
 export class Distributor implements DistributedReads {
   constructor(
     private readonly db: Database,
+    private readonly registrations: RegistrationCache,
     private readonly clock: Clock,
     private readonly fetcher: GuardedFetcher,
     private readonly resolver: ContextResolver,
@@ -160,7 +162,7 @@ export class Distributor implements DistributedReads {
     selector: RequestSelector,
   ): Promise<Match[]> {
     const now = this.clock.now();
-    const regs = await listRegistrations(this.db, tenantOf(request), now);
+    const regs = await this.registrations.list(tenantOf(request));
     return regs
       .map((r) => matchRegistration(r, operation, selector, now))
       .filter((m): m is Match => m !== null);

@@ -47,6 +47,17 @@ export class RegistrationService {
     this.listeners.push(listener);
   }
 
+  /** Called with the tenant once a change of its registrations has committed. */
+  onCommitted(listener: (tenant: string) => void): void {
+    this.committed.push(listener);
+  }
+
+  private readonly committed: ((tenant: string) => void)[] = [];
+
+  private afterCommit(tenant: string): void {
+    for (const listener of this.committed) listener(tenant);
+  }
+
   private async changed(
     tx: Queryable,
     tenant: string,
@@ -97,7 +108,7 @@ export class RegistrationService {
     context: RequestContext | undefined,
   ): Promise<string> {
     const parsed = await this.parse(body, context);
-    return this.db.transaction(async (tx) => {
+    const id = await this.db.transaction(async (tx) => {
       await this.assertNoConflict(tx, tenant, parsed);
       if (!(await insertRegistration(tx, tenant, parsed, context, this.clock.now()))) {
         throw alreadyExists(`A registration with id ${parsed.id} already exists`);
@@ -105,6 +116,8 @@ export class RegistrationService {
       await this.changed(tx, tenant, null, await getRegistration(tx, tenant, parsed.id));
       return parsed.id;
     });
+    this.afterCommit(tenant);
+    return id;
   }
 
   async get(tenant: string, id: string): Promise<RegistrationRecord> {
@@ -156,6 +169,7 @@ export class RegistrationService {
       await updateRegistration(tx, tenant, parsed, ctx, this.clock.now());
       await this.changed(tx, tenant, stored, await getRegistration(tx, tenant, id));
     });
+    this.afterCommit(tenant);
   }
 
   async delete(tenant: string, id: string): Promise<void> {
@@ -165,6 +179,7 @@ export class RegistrationService {
       return record;
     });
     if (!gone) throw notFound(`Registration ${id} was not found`);
+    this.afterCommit(tenant);
   }
 }
 
