@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { startMosquitto } from '../src/devices/devices.testing.js';
+import { parseBackend } from './harness.js';
 import { deviceTopic } from '../src/devices/topics.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -115,7 +116,7 @@ if (args.publish) {
 
 // ── orchestration ──────────────────────────────────────────────────────────────────
 
-const backend = args.backend as 'postgres' | 'pglite';
+const backend = parseBackend(args.backend);
 const broker = args.broker as 'embedded' | 'external' | 'private';
 const DURATION = Number(args.duration);
 const WARMUP = Number(args.warmup);

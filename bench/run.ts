@@ -6,21 +6,34 @@
  *   - raw PostgreSQL writing equivalent rows (the storage limit),
  *   - a minimal Fastify handler (the HTTP limit),
  *   - the equivalent SQL query through `pg` (the query limit).
+ * Temporal aggregation (bench/temporal.ts), notification latency (bench/notifications.ts)
+ * and MQTT ingestion (bench/mqtt.ts) run afterwards as scripts of their own, each with its
+ * baseline, and join the same table. `--only upsert,patch,get,query,near,ledger,temporal,
+ * notifications,mqtt` picks scenarios.
  * Results are printed as a table and written to bench/results/<backend>-latest.json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { normaliseEvent } from '../src/ledger/entry.js';
 import { contextLink, entity, kinds, position, rng, type Kind } from './city.js';
+import {
+  ADMIN_URL,
+  freshStore,
+  machine,
+  median,
+  parseBackend,
+  root,
+  rssSampler,
+  sequence,
+  startProcess,
+  stop,
+} from './harness.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
   options: {
     backend: { type: 'string', default: 'postgres' },
@@ -30,47 +43,11 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
   },
 });
-const backend = args.backend as 'postgres' | 'pglite';
+const backend = parseBackend(args.backend);
 const ENTITIES = Number(args.entities);
 const DURATION = Number(args.duration);
 const RUNS = Number(args.runs);
-const ADMIN_URL =
-  process.env.OCP_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const only = args.only ? new Set(args.only.split(',')) : null;
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
-function startProcess(
-  command: string[],
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, command, {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const match = /listening (?:on )?(http:\/\/\S+)/.exec(buffer);
-      if (match) resolve({ child, url: match[1]! });
-    });
-    child.once('exit', (code) => reject(new Error(`${command.join(' ')} exited with ${code}`)));
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  await new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
 
 interface LoadResult {
   rps: number;
@@ -136,35 +113,6 @@ function printTable(rows: Row[]): void {
   );
 }
 
-/**
- * Samples the resident set size of the node process (Linux /proc) so every scenario can
- * report its peak next to the 300 MB budget.
- */
-function rssSampler(pid: number) {
-  let peak = 0;
-  const read = () => {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      peak = Math.max(peak, Math.round(kb / 1024));
-    } catch {
-      // The process has exited, or this is not Linux: no figure.
-    }
-  };
-  const timer = setInterval(read, 200);
-  timer.unref();
-  return {
-    /** Peak RSS in MB since the last call, then starts a new window. */
-    take(): number | undefined {
-      read();
-      const value = peak;
-      peak = 0;
-      return value === 0 ? undefined : value;
-    },
-    stop: () => clearInterval(timer),
-  };
-}
-
 const random = rng(42);
 let nextId = 0;
 const observedAt = () => new Date().toISOString();
@@ -178,6 +126,59 @@ function batch(size: number) {
 }
 
 /** Raw PostgreSQL: the same current-state upserts and history inserts, 100 entities per statement. */
+/**
+ * The storage limit for single-attribute updates: raw PostgreSQL through `pg` running the
+ * same transaction a PATCH commits at its core — the current-state row rewritten with the
+ * new attribute value and one history row inserted — for random rows of a table of
+ * `rows` entities, at the same concurrency.
+ */
+async function rawPatchBaseline(url: string, connections: number, rows: number): Promise<number> {
+  const pool = new pg.Pool({ connectionString: url, max: connections });
+  await pool.query(`
+    CREATE TABLE bench_patch_entities (tenant text, id text, attrs jsonb, modified_at timestamptz,
+      PRIMARY KEY (tenant, id));
+    CREATE TABLE bench_patch_history (tenant text, entity_id text, attr text, value jsonb,
+      observed_at timestamptz, created_at timestamptz);
+    CREATE INDEX ON bench_patch_history (tenant, entity_id, attr, observed_at);`);
+  await pool.query(
+    `INSERT INTO bench_patch_entities
+     SELECT '', 'e' || n, jsonb_build_object('NO2', jsonb_build_object('type', 'Property', 'value', n)), now()
+       FROM generate_series(0, $1::int - 1) AS n`,
+    [rows],
+  );
+  const deadline = Date.now() + DURATION * 1000;
+  let written = 0;
+  const worker = async () => {
+    while (Date.now() < deadline) {
+      const id = `e${Math.floor(random() * rows)}`;
+      const value = JSON.stringify({ type: 'Property', value: Math.round(random() * 800) / 10 });
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(
+          `UPDATE bench_patch_entities SET attrs = jsonb_set(attrs, '{NO2}', $2::jsonb), modified_at = now()
+            WHERE tenant = '' AND id = $1`,
+          [id, value],
+        );
+        await client.query(
+          `INSERT INTO bench_patch_history VALUES ('', $1, 'NO2', $2::jsonb, now(), now())`,
+          [id, value],
+        );
+        await client.query('COMMIT');
+        written++;
+      } finally {
+        client.release();
+      }
+    }
+  };
+  const started = Date.now();
+  await Promise.all(Array.from({ length: connections }, worker));
+  const rate = written / ((Date.now() - started) / 1000);
+  await pool.query('DROP TABLE bench_patch_entities, bench_patch_history');
+  await pool.end();
+  return rate;
+}
+
 async function rawWriteBaseline(url: string, connections: number): Promise<number> {
   const pool = new pg.Pool({ connectionString: url, max: connections });
   await pool.query(`
@@ -356,42 +357,59 @@ async function ledgerScenario(url: string, databaseUrl: string) {
   };
 }
 
+interface TemporalResult {
+  historyRows: number;
+  figures: Record<'hourly' | 'hourlySql' | 'million' | 'millionSql', { p50ms: number }>;
+  maxRssMB: number;
+}
+interface NotificationResult {
+  subscriptions: number;
+  offeredChangesPerSecond: number;
+  acknowledgedChangesPerSecond: number;
+  entitiesWithLastChangeNotNotified: number;
+  commitToReceipt: { p50ms: number; p99ms: number };
+  directPostBaseline: { p99ms: number };
+  maxRssMB: number;
+}
+interface MqttResult {
+  sustainedAttributeUpdatesPerSecond: number;
+  offeredAttributeUpdatesPerSecond: number;
+  maxRssMB: number;
+}
+
+/** Runs one of the other benchmark scripts with --json on this backend; its JSON result. */
+async function childBench(script: string, extra: string[]): Promise<unknown> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', script, '--backend', backend, '--json', ...extra],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        OCP_BENCH_DATABASE_URL: ADMIN_URL,
+        // bench/temporal.ts starts its node through the test harness.
+        OCP_TEST_DATABASE_URL: ADMIN_URL,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`${script} exited with ${code}`);
+  return JSON.parse(out) as unknown;
+}
+
 async function main() {
-  const machine = {
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-  };
   console.log(
     `benchmark: backend=${backend} entities=${ENTITIES} duration=${DURATION}s runs=${RUNS}`,
-    machine,
+    machine(),
   );
 
-  let databaseUrl = 'memory:';
-  let dropDatabase = async () => {};
-  let dataDir: string | null = null;
-  if (backend === 'postgres') {
-    const name = `ocp_bench_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${name}`;
-    databaseUrl = url.toString();
-    dropDatabase = async () => {
-      const c = new pg.Client({ connectionString: ADMIN_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    };
-  } else {
-    dataDir = mkdtempSync(path.join(tmpdir(), 'ocp-bench-'));
-  }
-
+  const store = await freshStore(backend);
+  const databaseUrl = store.databaseUrl ?? 'memory:';
   const node = await startProcess(['bin/ocp.js', 'start'], {
-    ...(backend === 'postgres' ? { OCP_DATABASE_URL: databaseUrl } : { OCP_DATA_DIR: dataDir! }),
+    ...store.env,
     OCP_PORT: '0',
     OCP_MQTT_URL: 'none',
     OCP_ANONYMOUS_ROLE: 'admin',
@@ -492,8 +510,14 @@ async function main() {
           ],
         }),
       );
+      const raw =
+        backend === 'postgres'
+          ? median(await sequence(RUNS, () => rawPatchBaseline(databaseUrl, 50, population)))
+          : NaN;
       results.patch = {
         updatesPerSecond: Math.round(patch.rps),
+        rawPostgresUpdatesPerSecond: Math.round(raw),
+        ratio: +(patch.rps / raw).toFixed(2),
         p99ms: patch.p99,
         non2xx: patch.non2xx,
         errors: patch.errors,
@@ -503,6 +527,7 @@ async function main() {
         figure: 'single-attribute PATCH, 50 clients',
         median: Math.round(patch.rps),
         unit: 'updates/s',
+        baseline: backend === 'postgres' ? { name: 'raw PostgreSQL', value: raw } : undefined,
         target: '≥ 5,000/s',
         maxRssMB: rss.take(),
       });
@@ -672,12 +697,69 @@ async function main() {
     rss.stop();
     await stop(node.child);
     await stop(minimal.child);
-    await dropDatabase();
+    await store.drop();
+  }
+
+  // 7–9. Temporal aggregation, notification latency and MQTT ingestion: scripts of their
+  // own (see their headers), each on a fresh store, run one after the other.
+  if (wanted('temporal')) {
+    const t = (await childBench('bench/temporal.ts', ['--runs', '15'])) as TemporalResult;
+    results.temporal = t;
+    const f = t.figures;
+    table.push({
+      figure: 'temporal: hourly avg over 30 days of 1-minute data, p50',
+      median: f.hourly.p50ms,
+      unit: 'ms',
+      baseline: { name: 'same aggregate in SQL', value: f.hourlySql.p50ms },
+      target: 'p50 ≤ 50 ms',
+      maxRssMB: t.maxRssMB,
+    });
+    table.push({
+      figure: `temporal: daily aggregates over ${t.historyRows.toLocaleString('en')} instances, p50`,
+      median: f.million.p50ms,
+      unit: 'ms',
+      baseline: { name: 'same aggregate in SQL', value: f.millionSql.p50ms },
+      target: 'p50 ≤ 500 ms',
+      maxRssMB: t.maxRssMB,
+    });
+  }
+  if (wanted('notifications')) {
+    const n = (await childBench('bench/notifications.ts', [
+      '--duration',
+      String(Math.max(10, DURATION * 2)),
+    ])) as NotificationResult;
+    results.notifications = n;
+    table.push({
+      figure: `notifications: ${n.acknowledgedChangesPerSecond.toLocaleString('en')} changes/s acknowledged (of ${n.offeredChangesPerSecond.toLocaleString('en')} offered) to ${n.subscriptions} subscriptions, commit-to-receipt p99 (p50 ${n.commitToReceipt.p50ms} ms; last change of ${n.entitiesWithLastChangeNotNotified} entities not notified)`,
+      median: n.commitToReceipt.p99ms,
+      unit: 'ms',
+      baseline: { name: 'plain POST to the receiver, p99', value: n.directPostBaseline.p99ms },
+      target: 'p99 ≤ 100 ms',
+      maxRssMB: n.maxRssMB,
+    });
+  }
+  if (wanted('mqtt')) {
+    const m = (await childBench('bench/mqtt.ts', [
+      '--duration',
+      String(Math.max(20, DURATION * 4)),
+    ])) as MqttResult;
+    results.mqtt = m;
+    table.push({
+      figure: 'MQTT ingestion, attribute updates/s sustained',
+      median: m.sustainedAttributeUpdatesPerSecond,
+      unit: 'updates/s',
+      baseline: {
+        name: 'offered (acked by the broker)',
+        value: m.offeredAttributeUpdatesPerSecond,
+      },
+      target: '≥ 20,000/s',
+      maxRssMB: m.maxRssMB,
+    });
   }
 
   const out = {
     backend,
-    machine,
+    machine: machine(),
     entities: ENTITIES,
     durationSeconds: DURATION,
     runs: RUNS,

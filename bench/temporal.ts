@@ -9,14 +9,19 @@
 import { parseArgs } from 'node:util';
 import { ensurePartitions } from '../src/temporal/history.partitions.js';
 import { startTestNode } from '../src/platform/testing/node.js';
+import { parseBackend, percentile } from './harness.js';
 
 const { values: args } = parseArgs({
   options: {
     backend: { type: 'string', default: 'postgres' },
     runs: { type: 'string', default: '30' },
+    json: { type: 'boolean', default: false },
   },
 });
-const backend = args.backend as 'postgres' | 'pglite';
+/** With --json, stdout carries only the JSON result; progress goes to stderr. */
+const log = (line: string) => (args.json ? console.error : console.log)(line);
+const figures: Record<string, { p50ms: number; p95ms: number; samples: number }> = {};
+const backend = parseBackend(args.backend);
 const RUNS = Number(args.runs);
 const DEFAULT = 'https://uri.etsi.org/ngsi-ld/default-context/';
 const node = await startTestNode({
@@ -48,11 +53,7 @@ async function load(entity: string, type: string, minutes: number, stepSeconds: 
   );
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-async function time(label: string, run: () => Promise<void>) {
+async function time(key: string, label: string, run: () => Promise<void>) {
   for (let i = 0; i < 3; i++) await run();
   const samples: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -60,9 +61,11 @@ async function time(label: string, run: () => Promise<void>) {
     await run();
     samples.push(performance.now() - t0);
   }
-  samples.sort((a, b) => a - b);
-  console.log(
-    `${label.padEnd(62)} p50 ${percentile(samples, 50).toFixed(1).padStart(7)} ms   p95 ${percentile(samples, 95).toFixed(1).padStart(7)} ms`,
+  const p50 = percentile(samples, 50);
+  const p95 = percentile(samples, 95);
+  figures[key] = { p50ms: +p50.toFixed(1), p95ms: +p95.toFixed(1), samples: samples.length };
+  log(
+    `${label.padEnd(62)} p50 ${p50.toFixed(1).padStart(7)} ms   p95 ${p95.toFixed(1).padStart(7)} ms`,
   );
 }
 
@@ -76,7 +79,7 @@ await db.query('VACUUM ANALYZE ngsi_attribute_history');
 const { rows } = await db.query<{ n: number }>(
   'SELECT count(*)::int8 AS n FROM ngsi_attribute_history',
 );
-console.log(
+log(
   `${backend}: loaded ${rows[0]!.n} history rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
 );
 
@@ -87,12 +90,12 @@ const get = async (url: string) => {
 const from = start.toISOString();
 const to = new Date(start.getTime() + 30 * DAY).toISOString();
 
-await time('hourly avg, 30 days of 1-minute data, one attribute (HTTP)', () =>
+await time('hourly', 'hourly avg, 30 days of 1-minute data, one attribute (HTTP)', () =>
   get(
     `/temporal/entities/urn:ngsi-ld:Sensor:month?attrs=no2&options=aggregatedValues&aggrMethods=avg&aggrPeriodDuration=PT1H&timerel=between&timeAt=${from}&endTimeAt=${to}`,
   ),
 );
-await time('  same aggregate as one SQL statement (baseline)', async () => {
+await time('hourlySql', '  same aggregate as one SQL statement (baseline)', async () => {
   await db.query(
     `SELECT date_bin('1 hour', observed_at, $2) AS b, avg(num_value) FROM ngsi_attribute_history
       WHERE tenant = '' AND entity_id = $1 AND attr = $3 AND observed_at >= $2 AND observed_at < $4
@@ -100,17 +103,17 @@ await time('  same aggregate as one SQL statement (baseline)', async () => {
     ['urn:ngsi-ld:Sensor:month', from, `${DEFAULT}no2`, to],
   );
 });
-await time('daily avg/min/max/count over 1,000,000 instances (HTTP)', () =>
+await time('million', 'daily avg/min/max/count over 1,000,000 instances (HTTP)', () =>
   get(
     `/temporal/entities?type=Station&attrs=no2&limit=100&options=aggregatedValues&aggrMethods=avg,min,max,totalCount&aggrPeriodDuration=P1D`,
   ),
 );
-await time('whole-range stddev+sumsq over 1,000,000 instances (HTTP)', () =>
+await time('millionStddev', 'whole-range stddev+sumsq over 1,000,000 instances (HTTP)', () =>
   get(
     `/temporal/entities?type=Station&attrs=no2&limit=100&options=aggregatedValues&aggrMethods=stddev,sumsq`,
   ),
 );
-await time('  same daily aggregate as one SQL statement (baseline)', async () => {
+await time('millionSql', '  same daily aggregate as one SQL statement (baseline)', async () => {
   await db.query(
     `SELECT entity_id, date_bin('1 day', observed_at, '1970-01-01') AS b, avg(num_value), min(num_value),
             max(num_value), count(*) FROM ngsi_attribute_history
@@ -119,7 +122,12 @@ await time('  same daily aggregate as one SQL statement (baseline)', async () =>
     [`${DEFAULT}no2`],
   );
 });
-await time('lastN=100 instances of one attribute, normalized (HTTP)', () =>
+await time('lastN', 'lastN=100 instances of one attribute, normalized (HTTP)', () =>
   get(`/temporal/entities/urn:ngsi-ld:Sensor:month?attrs=no2&lastN=100`),
 );
 await node.close();
+if (args.json) {
+  process.stdout.write(
+    `${JSON.stringify({ backend, historyRows: rows[0]!.n, figures, maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024) }, null, 2)}\n`,
+  );
+}
