@@ -1,11 +1,13 @@
 /** Test helpers for identity: a settable clock and callers with given roles, over HTTP. */
 import assert from 'node:assert/strict';
 import type { Clock } from '../platform/clock.js';
-import type { Role } from '../platform/http/access.js';
+import type { Queryable } from '../platform/db/database.js';
+import type { Actor, Role } from '../platform/http/access.js';
 import { opsFeature } from '../ops/ops.routes.js';
 import type { Backend } from '../platform/testing/database.js';
 import { identityFeature } from './identity.feature.js';
 import { startTestNode, type TestNode } from '../platform/testing/node.js';
+import { registryRepository } from './registry.repository.js';
 
 export const ADMIN_SECRET = 'bootstrap-secret-for-tests-0123456789';
 
@@ -97,4 +99,34 @@ export async function createClient(
   const clientId = res.json().client.id as string;
   const secret = res.json().clientSecret as string;
   return { clientId, secret, organisationId: orgId, token: await tokenFor(node, clientId, secret) };
+}
+
+/**
+ * Records actors a test's own authenticator makes up as API clients of the identity
+ * registry, with their organisations and roles, so that work done later on their behalf
+ * (notifications, checked against identity at delivery) finds them as they are.
+ */
+export async function recordActors(db: Queryable, actors: readonly Actor[]): Promise<void> {
+  const at = new Date();
+  for (const actor of actors) {
+    if (actor.id === null) continue;
+    const org = actor.organisationId ?? 'org_testoperator';
+    await registryRepository.ensureOrganisation(db, {
+      id: org,
+      name: org,
+      kind: 'company',
+      verified: true,
+      at,
+    });
+    await registryRepository.insertClient(db, {
+      id: actor.id,
+      organisationId: org,
+      name: actor.id,
+      secretHash: 'not a secret: made up by a test',
+      at,
+    });
+    for (const role of actor.roles) {
+      await registryRepository.grantRole(db, { clientId: actor.id }, role, at);
+    }
+  }
 }

@@ -7,6 +7,7 @@
  * at least once. Workers wake on NOTIFY from committing writers and poll besides.
  */
 import { randomBytes } from 'node:crypto';
+import { currentActor } from '../identity/current-actor.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db/database.js';
 import type { Logger } from '../platform/logging.js';
@@ -173,10 +174,14 @@ export class OutboxWorker {
     }
     const ids = rows.map((r) => r.id);
     const now = this.clock.now();
+    // The creator as identity knows it now: disabled or deleted, nothing is sent; a lost
+    // role or organisation narrows what the notification shows.
+    const actor = await currentActor(this.db, sub.actor);
+    if (!actor) return record({ ids, outcome: 'skipped' });
     const built = await buildNotification(
       this.entities,
       this.resolver,
-      sub,
+      { ...sub, actor },
       rows,
       now,
       this.options.meter,

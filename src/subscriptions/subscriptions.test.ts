@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { recordActors } from '../identity/identity.testing.js';
 import type { Actor } from '../platform/http/access.js';
 import { testBackends } from '../platform/testing/database.js';
 import { startTestNode, type TestNode } from '../platform/testing/node.js';
@@ -49,6 +50,8 @@ for (const backend of testBackends()) {
         const who = request.headers['x-test-actor'];
         return typeof who === 'string' ? (actors[who] ?? null) : null;
       });
+      // Notifications are sent with their creator as identity knows it at delivery.
+      await recordActors(node.platform.db, Object.values(actors));
     });
     after(() => node.close());
     beforeEach(async () => {
