@@ -14,6 +14,9 @@ CREATE TABLE ngsi_csource_subscriptions (
   -- Expanded IRIs; NULL: any attribute.
   watched_attrs     text[],
   endpoint          text NOT NULL,
+  -- Who created it (the Actor: kind, id, organisation, roles). Each notification is sent
+  -- only while that client or person may still read registrations (admin or steward).
+  creator           jsonb NOT NULL,
   expires_at        timestamptz,
   is_active         boolean NOT NULL DEFAULT true,
   created_at        timestamptz NOT NULL,

@@ -7,6 +7,7 @@
  * mid-delivery leaves a lease that runs out. Sends go through the guarded fetcher only.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { currentActor } from '../identity/current-actor.js';
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db/database.js';
 import { GuardedFetchError, type GuardedFetcher } from '../platform/http/guarded-fetch.js';
@@ -101,6 +102,20 @@ export class CSourceNotificationWorker {
   }
 
   private async deliver(row: CSourceOutboxRow): Promise<void> {
+    // Registrations are for admins and stewards: a creator who is no longer one (or was
+    // disabled or deleted) is sent nothing more.
+    const creator = await currentActor(this.db, row.creator);
+    if (!creator || !creator.roles.some((r) => r === 'admin' || r === 'steward')) {
+      const error = 'the subscription’s creator may no longer read registrations';
+      await completeCSourceNotification(
+        this.db,
+        row,
+        this.id,
+        { outcome: 'dropped', error },
+        this.clock.now(),
+      );
+      return;
+    }
     const error = await this.send(row);
     const now = this.clock.now();
     let result: CSourceDelivery;

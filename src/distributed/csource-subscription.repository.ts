@@ -4,6 +4,7 @@
  * tenant's active, unexpired rows, in the transaction of the change.
  */
 import { notifyOnCommit, type Database, type Queryable } from '../platform/db/database.js';
+import type { Actor } from '../platform/http/access.js';
 import type { DeliveryStatus, SubscriptionDoc } from '../subscriptions/subscription.model.js';
 import type {
   CSourceSelector,
@@ -99,15 +100,16 @@ export async function insertCSourceSubscription(
   tenant: string,
   s: ParsedCSourceSubscription,
   context: unknown,
+  creator: Actor,
   now: Date,
 ): Promise<boolean> {
   const { rowCount } = await tx.query(
     `INSERT INTO ngsi_csource_subscriptions
        (tenant, id, doc, context, selectors, watched_attrs, endpoint, expires_at, is_active,
-        created_at, modified_at)
-     VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, $10)
+        created_at, modified_at, creator)
+     VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9, $10, $10, $11)
      ON CONFLICT (tenant, id) DO NOTHING`,
-    params(tenant, s, context, now),
+    [...params(tenant, s, context, now), JSON.stringify(creator)],
   );
   return (rowCount ?? 0) > 0;
 }
@@ -234,6 +236,8 @@ export interface CSourceOutboxRow {
   /** The subscription's stored document and @context, for the endpoint and format. */
   doc: SubscriptionDoc;
   context: unknown;
+  /** Who created the subscription, as recorded then. */
+  creator: Actor;
 }
 
 /**
@@ -257,6 +261,7 @@ export async function claimCSourceNotifications(
     attempts: number;
     doc: SubscriptionDoc;
     context: unknown;
+    creator: Actor;
   }>(
     `WITH due AS (
        SELECT o.id FROM ngsi_csource_notification_outbox o
@@ -272,7 +277,7 @@ export async function claimCSourceNotifications(
        RETURNING o.id, o.tenant, o.subscription_id, o.trigger_reason, o.registration,
                  o.committed_at, o.attempts
      )
-     SELECT l.*, s.doc, s.context FROM leased l
+     SELECT l.*, s.doc, s.context, s.creator FROM leased l
        JOIN ngsi_csource_subscriptions s ON s.tenant = l.tenant AND s.id = l.subscription_id
       ORDER BY l.id`,
     [now, leaseUntil, worker, limit],
@@ -287,6 +292,7 @@ export async function claimCSourceNotifications(
     attempts: r.attempts,
     doc: r.doc,
     context: r.context,
+    creator: r.creator,
   }));
 }
 

@@ -73,7 +73,12 @@ export function registerCSourceSubscriptionRoutes(
     { config: { access }, schema: { tags, summary: 'Create a subscription', body: Payload } },
     async (request, reply) => {
       const context = bodyContext(request, request.body);
-      const id = await service.create(tenantOf(request), withoutContext(request.body), context);
+      const id = await service.create(
+        tenantOf(request),
+        withoutContext(request.body),
+        context,
+        request.actor,
+      );
       return reply
         .code(201)
         .header('Location', `/ngsi-ld/v1/csourceSubscriptions/${entityPath(id)}`)

@@ -2,6 +2,7 @@
 import type { Clock } from '../platform/clock.js';
 import type { Database, Queryable } from '../platform/db/database.js';
 import { alreadyExists, badRequest, notFound } from '../platform/http/errors.js';
+import type { Actor } from '../platform/http/access.js';
 import { GuardedFetchError, type GuardedFetcher } from '../platform/http/guarded-fetch.js';
 import type { ContextResolver, RequestContext } from '../context/jsonld/context-resolver.js';
 import { mergeFragment, stripReadOnly } from '../subscriptions/subscription.model.js';
@@ -51,10 +52,11 @@ export class CSourceSubscriptionService {
     tenant: string,
     body: unknown,
     context: RequestContext | undefined,
+    creator: Actor,
   ): Promise<string> {
     const parsed = await this.parse(stripReadOnly(body), context);
     const created = await this.db.transaction((tx) =>
-      insertCSourceSubscription(tx, tenant, parsed, context, this.clock.now()),
+      insertCSourceSubscription(tx, tenant, parsed, context, creator, this.clock.now()),
     );
     if (!created) throw alreadyExists(`A subscription with id ${parsed.doc.id} already exists`);
     return parsed.doc.id;

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { contextFeature } from '../context/context.feature.js';
 import { ADMIN_SECRET, adminToken, bearer, createClient } from '../identity/identity.testing.js';
 import { identityFeature } from '../identity/identity.feature.js';
+import { registryRepository } from '../identity/registry.repository.js';
 import { opsFeature } from '../ops/ops.routes.js';
 import { testBackends } from '../platform/testing/database.js';
 import { startTestNode, type TestNode } from '../platform/testing/node.js';
@@ -251,6 +252,45 @@ for (const backend of testBackends()) {
         404,
       );
       assert.equal((await get('/ngsi-ld/v1/csourceSubscriptions/not%20a%20uri')).statusCode, 400);
+    });
+
+    test('a creator who is no longer a steward is sent nothing more', async () => {
+      const steward = await createClient(node, admin, ['steward']);
+      const body = {
+        type: 'Subscription',
+        entities: [{ type: 'Kiosk' }],
+        notification: { endpoint: { uri: receiver.url } },
+      };
+      const mine = await send('POST', '/ngsi-ld/v1/csourceSubscriptions', body, steward.token);
+      assert.equal(mine.statusCode, 201, mine.body);
+      const control = await subscribe({ entities: [{ type: 'Kiosk' }] });
+      const reasonsFor = (location: string, from: number) =>
+        receiver.received
+          .slice(from)
+          .filter((r) => r.body.subscriptionId === idOf(location))
+          .map((r) => r.body.triggerReason as string);
+
+      let from = receiver.received.length;
+      const kiosks = await register([{ entities: [{ type: 'Kiosk' }] }]);
+      const both = () =>
+        reasonsFor(mine.headers.location as string, from).length === 1 &&
+        reasonsFor(control, from).length === 1
+          ? true
+          : undefined;
+      await eventually(both);
+      assert.deepEqual(reasonsFor(control, from), ['newlyMatching']);
+
+      const db = node.platform.db;
+      assert.ok(await registryRepository.revokeRole(db, { clientId: steward.clientId }, 'steward'));
+      from = receiver.received.length;
+      const changed = await send('PATCH', kiosks, { description: 'moved' });
+      assert.equal(changed.statusCode, 204, changed.body);
+      await eventually(() => (reasonsFor(control, from).length === 1 ? true : undefined));
+      await eventually(async () => ((await outboxLength()) === 0 ? true : undefined));
+      assert.deepEqual(reasonsFor(mine.headers.location as string, from), []);
+      await remove(kiosks);
+      await remove(control);
+      await remove(mine.headers.location as string);
     });
 
     test('only admins and stewards may read or change them', async () => {
