@@ -5,13 +5,13 @@
 -- the instance's observedAt, createdAt and modifiedAt members alike.
 
 CREATE FUNCTION gov_floor_time(t timestamptz, bucket_s integer)
-RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$
+RETURNS timestamptz LANGUAGE sql STABLE AS $$
   SELECT CASE WHEN bucket_s IS NULL OR t IS NULL THEN t
               ELSE to_timestamp(floor(extract(epoch FROM t) / bucket_s) * bucket_s) END
 $$;
 
 CREATE FUNCTION gov_floor_time_text(t text, bucket_s integer)
-RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT to_jsonb(to_char(gov_floor_time(t::timestamptz, bucket_s) AT TIME ZONE 'UTC',
                           'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
 $$;

@@ -51,13 +51,22 @@ class Params {
   }
 }
 
+/** Whether any pair is read through a time-coarsening transform. */
+const coarsens = (pairs: readonly AttrPair[]) =>
+  pairs.some((x) => x.bucket !== undefined && x.bucket !== null);
+
 /**
- * The time the query orders, filters and groups by, as the reader may see it: observedAt
- * floored to the pair's bucket when a transform coarsens it.
+ * A history time column as the reader may see it: floored to the pair's bucket when a
+ * transform coarsens time (`coarse`); the bare column otherwise, so reads without
+ * transforms (owners, admins) keep the plain per-row cost.
  */
-function timeSql(q: TemporalQuery): string {
-  const col = `h.${TIME_COLUMN[q.timeproperty]}`;
-  return `gov_floor_time(${col}, p.bucket)`;
+function floorSql(col: string, coarse: boolean): string {
+  return coarse ? `gov_floor_time(${col}, p.bucket)` : col;
+}
+
+/** The time the query orders, filters and groups by, as the reader may see it. */
+function timeSql(q: TemporalQuery, coarse: boolean): string {
+  return floorSql(`h.${TIME_COLUMN[q.timeproperty]}`, coarse);
 }
 
 /**
@@ -66,7 +75,8 @@ function timeSql(q: TemporalQuery): string {
  * scan on the exact column — and a reader cannot find an exact observedAt by narrowing
  * the time window.
  */
-function boundSql(q: TemporalQuery, value: string): string {
+function boundSql(value: string, coarse: boolean): string {
+  if (!coarse) return value;
   return `(CASE WHEN p.bucket IS NULL THEN ${value}::timestamptz
       ELSE to_timestamp(ceil(extract(epoch FROM ${value}::timestamptz) / p.bucket) * p.bucket) END)`;
 }
@@ -76,10 +86,15 @@ const INSTANCE_SQL = `(CASE WHEN p.grid IS NULL AND p.bucket IS NULL THEN h.inst
     ELSE gov_coarsen_instance(h.instance, p.grid, p.bucket) END)`;
 
 /** WHERE conditions on the history alias `h` for one temporal query. */
-function timeConditions(q: TemporalQuery, p: Params, datasetIds?: readonly string[]): string {
+function timeConditions(
+  q: TemporalQuery,
+  p: Params,
+  coarse: boolean,
+  datasetIds?: readonly string[],
+): string {
   const col = `h.${TIME_COLUMN[q.timeproperty]}`;
   const parts = [`${col} IS NOT NULL`, `h.op <> 'delete'`];
-  const bound = (value: unknown) => boundSql(q, p.add(value));
+  const bound = (value: unknown) => boundSql(p.add(value), coarse);
   if (q.timerel === 'before') parts.push(`${col} < ${bound(q.timeAt)}`);
   if (q.timerel === 'after') parts.push(`${col} >= ${bound(q.timeAt)}`);
   if (q.timerel === 'between') {
@@ -119,7 +134,8 @@ export async function selectInstances(
   const p = new Params();
   const tenantParam = p.add(tenant);
   const source = pairsSql(pairs, p);
-  const where = timeConditions(q, p, datasetIds);
+  const coarse = coarsens(pairs);
+  const where = timeConditions(q, p, coarse, datasetIds);
   const col = `h.${TIME_COLUMN[q.timeproperty]}`;
   const dir = q.lastN !== undefined ? 'DESC' : 'ASC';
   const { rows } = await db.query<InstanceRow>(
@@ -127,9 +143,10 @@ export async function selectInstances(
             x.created_at, x.modified_at, x.t
        FROM ${source}
        CROSS JOIN LATERAL (
-         SELECT h.dataset_id, h.instance_id, ${INSTANCE_SQL} AS instance, gov_floor_time(h.observed_at, p.bucket) AS observed_at,
-                gov_floor_time(h.created_at, p.bucket) AS created_at,
-                gov_floor_time(h.modified_at, p.bucket) AS modified_at, ${timeSql(q)} AS t
+         SELECT h.dataset_id, h.instance_id, ${INSTANCE_SQL} AS instance,
+                ${floorSql('h.observed_at', coarse)} AS observed_at,
+                ${floorSql('h.created_at', coarse)} AS created_at,
+                ${floorSql('h.modified_at', coarse)} AS modified_at, ${timeSql(q, coarse)} AS t
            FROM ngsi_attribute_history h
           WHERE h.tenant = ${tenantParam} AND h.entity_id = p.entity_id AND h.attr = p.attr
             AND ${where}
@@ -236,8 +253,9 @@ async function aggregateWith(
   const p = new Params();
   const tenantParam = p.add(tenant);
   const source = pairsSql(pairs, p);
-  const where = timeConditions(q, p, datasetIds);
-  const col = timeSql(q);
+  const coarse = coarsens(pairs);
+  const where = timeConditions(q, p, coarse, datasetIds);
+  const col = timeSql(q, coarse);
   let bucket = 'NULL::timestamptz';
   if (period && period.months === 0) {
     bucket = `date_bin(${p.add(`${period.millis} milliseconds`)}::interval, ${col}, ${p.add(origin)}::timestamptz)`;
