@@ -481,6 +481,15 @@ async function main() {
       `population: ${nextId} entities (seeded in ${((Date.now() - seedStart) / 1000).toFixed(1)} s)`,
     );
     const population = nextId;
+    // A node that has been running has planner statistics (PostgreSQL's autovacuum gathers
+    // them); one seeded a moment ago may not yet. Gather them before the read scenarios,
+    // as autovacuum would.
+    if (backend === 'postgres') {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      await client.query('ANALYZE');
+      await client.end();
+    }
     rss.take();
     const airIds = () => {
       const n = Math.floor(random() * (population / kinds.length)) * kinds.length; // AirQualityObserved ids
