@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, testBackends, type TestDatabase } from '../testing/database.js';
-import { isConnectionError, notifyOnCommit } from './database.js';
+import { isConnectionError, notifyOnCommit, type Database } from './database.js';
+import { openPglite } from './pglite.js';
 
 for (const backend of testBackends()) {
   describe(`database adapter (${backend})`, () => {
@@ -154,6 +155,43 @@ for (const backend of testBackends()) {
     });
   });
 }
+
+describe('embedded database maintenance', () => {
+  it('gathers planner statistics by itself (PGlite runs no autovacuum)', async () => {
+    const load = async (db: Database) => {
+      await db.exec(
+        'CREATE TABLE sample (id int PRIMARY KEY, kind text); ' +
+          "INSERT INTO sample SELECT n, 'k' || (n % 7) FROM generate_series(1, 2000) AS n",
+      );
+      const stats = async () =>
+        (
+          await db.query<{ n: number }>(
+            "SELECT count(*)::int8 AS n FROM pg_stats WHERE tablename = 'sample'",
+          )
+        ).rows[0]!.n;
+      return stats;
+    };
+    const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // Without the job (its first run an hour away) nothing gathers them.
+    const idle = await openPglite(null, { analyzeFirstMs: 3_600_000 });
+    try {
+      const stats = await load(idle);
+      await settle(300);
+      assert.equal(await stats(), 0);
+    } finally {
+      await idle.close();
+    }
+    const db = await openPglite(null, { analyzeFirstMs: 50, analyzeEveryMs: 50 });
+    try {
+      const stats = await load(db);
+      const deadline = Date.now() + 10_000;
+      while ((await stats()) === 0 && Date.now() < deadline) await settle(50);
+      assert.ok((await stats()) >= 2, 'both columns have statistics');
+    } finally {
+      await db.close();
+    }
+  });
+});
 
 describe('connection errors', () => {
   it('tells an unreachable database from bad SQL', () => {

@@ -18,9 +18,19 @@ export interface PgliteDatabase extends Database {
   dump(): Promise<Blob>;
 }
 
+/**
+ * PGlite runs no autovacuum, so nothing would ever gather planner statistics and every
+ * query would be planned on default guesses (on PostgreSQL, a geo `near` query over
+ * 100,000 entities ran 8 × slower without them). The adapter gathers them itself: a
+ * minute after opening, then every ten minutes. ANALYZE samples a bounded number of rows
+ * per table, so a run takes the single connection for a bounded time.
+ */
+const ANALYZE_FIRST_MS = 60_000;
+const ANALYZE_EVERY_MS = 10 * 60_000;
+
 export async function openPglite(
   dataDir: string | null,
-  options: { loadDataDir?: Blob } = {},
+  options: { loadDataDir?: Blob; analyzeFirstMs?: number; analyzeEveryMs?: number } = {},
 ): Promise<PgliteDatabase> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const parsers = Object.fromEntries(
@@ -47,6 +57,18 @@ export async function openPglite(
   });
   const root = wrap(pg);
   let closed = false;
+  let analyzer: NodeJS.Timeout | null = null;
+  const analyze = (delay: number) => {
+    analyzer = setTimeout(() => {
+      if (closed) return;
+      pg.exec('ANALYZE').then(
+        () => analyze(options.analyzeEveryMs ?? ANALYZE_EVERY_MS),
+        () => analyze(options.analyzeEveryMs ?? ANALYZE_EVERY_MS), // closing, or busy: next time
+      );
+    }, delay);
+    analyzer.unref();
+  };
+  analyze(options.analyzeFirstMs ?? ANALYZE_FIRST_MS);
   const wake = wakeUps((channel) =>
     pg.query("SELECT pg_notify($1, '')", [channel]).then(
       () => undefined,
@@ -80,6 +102,7 @@ export async function openPglite(
     async close() {
       if (closed) return;
       closed = true;
+      if (analyzer) clearTimeout(analyzer);
       await pg.close();
     },
   };
