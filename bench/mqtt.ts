@@ -16,19 +16,16 @@
  * OCP_BENCH_MQTT_URL (default mqtt://127.0.0.1:1883). `--broker private`: a Mosquitto of
  * its own on a free port that queues without limit (needs the mosquitto binary).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { cpus, totalmem } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
-import pg from 'pg';
 import { startMosquitto } from '../src/devices/devices.testing.js';
-import { parseBackend } from './harness.js';
+import { freePort } from '../src/platform/testing/ports.js';
+import { freshStore, parseBackend, root, startProcess } from './harness.js';
 import { deviceTopic } from '../src/devices/topics.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN_SECRET = randomBytes(16).toString('hex');
 const { values: args } = parseArgs({
   options: {
@@ -122,34 +119,7 @@ const DURATION = Number(args.duration);
 const WARMUP = Number(args.warmup);
 const ENTITIES = Number(args.entities);
 const PUBLISHERS = Number(args.publishers);
-const ADMIN_URL =
-  process.env.OCP_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 let MQTT_URL = process.env.OCP_BENCH_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
-function startNode(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['bin/ocp.js', 'start'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(buffer);
-      if (match) resolve({ child, url: match[1]! });
-    });
-    child.once('exit', (code) => reject(new Error(`the node exited with ${code}`)));
-  });
-}
 
 async function metrics(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -163,31 +133,18 @@ async function metrics(url: string): Promise<Record<string, number>> {
 }
 
 async function main(): Promise<void> {
-  let dropDatabase = async () => undefined as void;
-  let databaseUrl = 'memory:';
-  if (backend === 'postgres') {
-    const name = `ocp_bench_mqtt_${randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = new URL(ADMIN_URL);
-    url.pathname = `/${name}`;
-    databaseUrl = url.toString();
-    dropDatabase = async () => {
-      const c = new pg.Client({ connectionString: ADMIN_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    };
-  }
+  // PGlite runs in memory here: the node's own process holds it, nothing to clean up.
+  const store =
+    backend === 'postgres'
+      ? await freshStore('postgres')
+      : { env: { OCP_DATABASE_URL: 'memory:' }, drop: async () => undefined };
   const mqttPort = await freePort();
   // A Mosquitto of our own that queues without limit, so nothing is dropped under overload.
   const privateBroker =
     broker === 'private' ? await startMosquitto(mqttPort, 'max_queued_messages 0\n') : null;
   if (privateBroker) MQTT_URL = `mqtt://127.0.0.1:${mqttPort}`;
-  const { child, url } = await startNode({
-    OCP_DATABASE_URL: databaseUrl,
+  const { child, url } = await startProcess(['bin/ocp.js', 'start'], {
+    ...store.env,
     OCP_PORT: '0',
     OCP_LOG_LEVEL: 'warn',
     OCP_RATE_LIMIT: 'off',
@@ -364,7 +321,7 @@ async function main(): Promise<void> {
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     });
-    await dropDatabase();
+    await store.drop();
     await privateBroker?.stop();
   }
 }

@@ -5,21 +5,13 @@
  * a peer that is no longer active, and runs a round only under the lease.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { call, callers, createDataset, type Caller } from '../governance/governance.testing.js';
 import { testBackends } from '../platform/testing/database.js';
 import type { TestNode } from '../platform/testing/node.js';
 import { catalogRepository } from './catalog.repository.js';
 import { startCatalogNode } from './catalog.testing.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
+import { freePort } from '../platform/testing/ports.js';
 
 type Doc = Record<string, unknown>;
 

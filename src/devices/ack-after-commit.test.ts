@@ -13,7 +13,8 @@ import mqtt from 'mqtt';
 import pg from 'pg';
 import { ADMIN_SECRET } from '../identity/identity.testing.js';
 import { createPostgresDatabase, testDatabaseUrl } from '../platform/testing/database.js';
-import { freePort, hasMosquitto, startMosquitto, waitFor } from './devices.testing.js';
+import { freePort } from '../platform/testing/ports.js';
+import { hasMosquitto, startMosquitto, waitFor } from './devices.testing.js';
 import { deviceTopic } from './topics.js';
 
 const script = new URL('./ingest-node.testing.ts', import.meta.url).pathname;

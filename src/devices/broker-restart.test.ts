@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import { testBackends } from '../platform/testing/database.js';
+import { freePort } from '../platform/testing/ports.js';
 import {
   createPublisher,
-  freePort,
   hasMosquitto,
   startAedes,
   startDeviceNode,

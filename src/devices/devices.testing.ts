@@ -11,6 +11,7 @@ import { ADMIN_SECRET, adminToken, createClient } from '../identity/identity.tes
 import type { Role } from '../platform/http/access.js';
 import { testMqttUrl, type Backend } from '../platform/testing/database.js';
 import { startTestNode, type TestNode } from '../platform/testing/node.js';
+import { freePort } from '../platform/testing/ports.js';
 
 export type Broker = 'embedded' | 'external';
 
@@ -172,14 +173,6 @@ export interface TestBroker {
 }
 
 export const hasMosquitto = spawnSync('mosquitto', ['-h']).error === undefined;
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 async function waitListening(port: number): Promise<void> {
   await waitFor(`a broker on port ${port}`, async () => {

@@ -9,6 +9,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { currentActor } from '../identity/current-actor.js';
 import type { Clock } from '../platform/clock.js';
+import { CoalescedRun } from '../platform/coalesced.js';
 import type { Database } from '../platform/db/database.js';
 import { GuardedFetchError, type GuardedFetcher } from '../platform/http/guarded-fetch.js';
 import type { Logger } from '../platform/logging.js';
@@ -37,9 +38,12 @@ const BATCH = 20;
 
 export class CSourceNotificationWorker {
   readonly id = `csw_${randomBytes(6).toString('hex')}`;
-  private running: Promise<void> | null = null;
-  private again = false;
   private stopped = false;
+  private readonly loop = new CoalescedRun(
+    () => this.drain(),
+    (error) => this.logger.warn({ err: error }, 'context source notification worker error'),
+    () => this.stopped,
+  );
   private timer: NodeJS.Timeout | null = null;
   private unlisten: (() => Promise<void>) | null = null;
 
@@ -61,25 +65,7 @@ export class CSourceNotificationWorker {
 
   /** Drains now, or once more right after the drain in progress. */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.drain();
-        } catch (error) {
-          this.logger.warn({ err: error }, 'context source notification worker error');
-        }
-      } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.running = null;
-      // A wake that arrived after the last check must not be lost.
-      if (this.again) this.wake();
-    });
+    this.loop.wake();
   }
 
   private async drain(): Promise<void> {
@@ -178,6 +164,6 @@ export class CSourceNotificationWorker {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.unlisten?.().catch(() => undefined);
-    await this.running;
+    await this.loop.settled();
   }
 }

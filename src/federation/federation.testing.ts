@@ -1,6 +1,5 @@
 /** Test helpers for federation: nodes on real loopback ports, their keys, and peering them. */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { governanceFeature } from '../governance/governance.feature.js';
 import { identityFeature } from '../identity/identity.feature.js';
 import { ADMIN_SECRET, bearer } from '../identity/identity.testing.js';
@@ -11,19 +10,7 @@ import type { Backend } from '../platform/testing/database.js';
 import { startTestNode, type TestNode } from '../platform/testing/node.js';
 import { federationFeature } from './federation.feature.js';
 import { NodeKeys } from './node-keys.js';
-
-/** A port that was free a moment ago (the node's public URL must name it before it listens). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../platform/testing/ports.js';
 
 /** A node listening on a free loopback port whose public URL is that port. */
 export async function startFederatedNode(

@@ -5,24 +5,12 @@
  * organisations and roles.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startNode, type RunningNode } from '../node.js';
 import { createTestDatabase, type TestDatabase } from '../platform/testing/database.js';
 import { startTestNode, testConfig, type TestNode } from '../platform/testing/node.js';
 import { ADMIN_SECRET, form } from './identity.testing.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../platform/testing/ports.js';
 
 /** A browser over real HTTP: one cookie jar per origin, redirects followed by hand. */
 class HttpBrowser {

@@ -12,6 +12,7 @@
 import type { Clock } from '../platform/clock.js';
 import type { Database } from '../platform/db/database.js';
 import type { Logger } from '../platform/logging.js';
+import { CoalescedRun } from '../platform/coalesced.js';
 import { buildEntry, entryBytes, normaliseEvent, searchKeys } from './entry.js';
 import { LEDGER_QUEUE_CHANNEL, type LedgerEvent } from './ledger.events.js';
 import {
@@ -64,9 +65,15 @@ export class Sequencer {
   private readonly pollMs: number;
   private timer: NodeJS.Timeout | null = null;
   private unlisten: (() => Promise<void>) | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
   private stopped = true;
+  private readonly loop = new CoalescedRun(
+    () => this.drain().then(() => undefined),
+    (error) => {
+      this.options.logger.error({ err: error }, 'ledger sequencing failed');
+      this.options.onError?.(error);
+    },
+    () => this.stopped,
+  );
 
   constructor(private readonly options: SequencerOptions) {
     this.batchSize = options.batchSize ?? 2_000;
@@ -197,26 +204,7 @@ export class Sequencer {
 
   /** Asks for a run; coalesces with a run in progress. */
   wake(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.drain();
-        } catch (error) {
-          this.options.logger.error({ err: error }, 'ledger sequencing failed');
-          this.options.onError?.(error);
-        }
-      } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.running = null;
-      // A wake that arrived after the last check must not be lost.
-      if (this.again) this.wake();
-    });
+    this.loop.wake();
   }
 
   /** Stops the loop and waits for a batch in progress. */
@@ -226,6 +214,6 @@ export class Sequencer {
     this.timer = null;
     await this.unlisten?.().catch(() => undefined);
     this.unlisten = null;
-    await this.running;
+    await this.loop.settled();
   }
 }

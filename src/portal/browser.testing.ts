@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -14,6 +13,7 @@ import { ADMIN_SECRET, bearer } from '../identity/identity.testing.js';
 import { testBackends } from '../platform/testing/database.js';
 import { startTestNode, type TestNode } from '../platform/testing/node.js';
 import { buildPortal } from './build.js';
+import { freePort } from '../platform/testing/ports.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -32,14 +32,6 @@ export const browserBackend = testBackends().at(-1)!;
 /** The `skip` option of a browser suite: a reason when Chromium is not installed. */
 export const skipWithoutChromium =
   !existsSync(CHROMIUM) && `${CHROMIUM} is not installed (CI installs the Debian chromium package)`;
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A built portal and a full node listening on a free port of 127.0.0.1. */
 export async function startPortalNode(): Promise<{ node: TestNode; base: string }> {

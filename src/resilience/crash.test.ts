@@ -17,7 +17,8 @@ import { verifyLog } from '../ledger/verify.js';
 import { createPostgresDatabase, testBackends } from '../platform/testing/database.js';
 import { startReceiver } from '../subscriptions/receiver.testing.js';
 import { missingViaApi, startWriteLoad } from './load.js';
-import { freePort, startChildNode, until, type ChildNode } from './servers.js';
+import { freePort } from '../platform/testing/ports.js';
+import { startChildNode, until, type ChildNode } from './servers.js';
 
 const rounds = Number(process.env.OCP_CRASH_ROUNDS ?? 1);
 

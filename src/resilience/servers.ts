@@ -6,22 +6,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../platform/testing/ports.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 const ocpBin = path.join(root, 'bin', 'ocp.js');
-
-/** A port that was free a moment ago (the servers under test need a fixed port to restart on). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 /** Polls `check` until it returns true, or throws after `timeoutMs`. */
 export async function until(

@@ -4,6 +4,8 @@
  * SQL behave the same, including how values come back (see `typeParsers`).
  */
 
+import { CoalescedRun } from '../coalesced.js';
+
 export type Row = Record<string, unknown>;
 
 export interface QueryResult<R> {
@@ -43,18 +45,17 @@ export async function notifyOnCommit(q: Queryable, channel: string): Promise<voi
  * always followed by a wake-up. `send` must not throw.
  */
 export function wakeUps(send: (channel: string) => Promise<void>): (channel: string) => void {
-  const inFlight = new Set<string>();
-  const again = new Set<string>();
-  const fire = (channel: string): void => {
-    inFlight.add(channel);
-    void send(channel).finally(() => {
-      inFlight.delete(channel);
-      if (again.delete(channel)) fire(channel);
-    });
-  };
+  const runs = new Map<string, CoalescedRun>();
   return (channel) => {
-    if (inFlight.has(channel)) again.add(channel);
-    else fire(channel);
+    let run = runs.get(channel);
+    if (!run) {
+      run = new CoalescedRun(
+        () => send(channel),
+        () => undefined,
+      );
+      runs.set(channel, run);
+    }
+    run.wake();
   };
 }
 
